@@ -1,0 +1,1180 @@
+//! [`Allot`]: the booking loop and the catalog operations, over any [`Store`].
+//!
+//! Every write follows the same loop: **observe** (read what changed since
+//! the last observation), **decide** (pure rules in [`crate::rules`]),
+//! **append-expect** (commit expecting exactly the observed seqs), and on a
+//! conflict observe again and retry, at most `commit_attempts_max` times.
+//!
+//! An `Allot` caches what it observed (unit rows, rosters, the schema). The
+//! cache may be stale; that is safe because every commit re-checks the seqs
+//! it was decided on. One `Allot` serves one task at a time (`&mut self`);
+//! give each thread or worker its own, over a shared store.
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::catalog::{IndexQuery, Schema};
+use crate::error::*;
+use crate::event::{ClaimRecord, Event, UnitRow};
+use crate::key::{self, KeyPart, KeyValue};
+use crate::limits::*;
+use crate::model::*;
+use crate::roster::{Anomaly, BookingState, Roster};
+use crate::rules::{self, Act, Ask, Decision, HoldReq, Outcome};
+use crate::store::*;
+
+/// Knobs of the booking loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Commit attempts per request before giving up with `E_CONFLICT`.
+    pub commit_attempts_max: u32,
+    /// Candidates fetched per index query when auto-assigning.
+    pub window_len: u32,
+    /// Rosters kept between requests; the cache is dropped when it grows
+    /// past this (it is only an optimisation: everything is re-checked).
+    pub roster_cache_max: usize,
+    /// Unit rows kept between requests.
+    pub unit_cache_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            commit_attempts_max: COMMIT_ATTEMPTS_DEFAULT,
+            window_len: WINDOW_LEN_DEFAULT,
+            roster_cache_max: 4096,
+            unit_cache_max: 4096,
+        }
+    }
+}
+
+/// What the loop did, for reports and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Index queries (candidate windows) issued.
+    pub read_queries: u64,
+    /// Stream reads issued (each may cover many streams).
+    pub stream_reads: u64,
+    /// Commits sent.
+    pub commits: u64,
+    /// Commits rejected because a stream moved on since it was observed.
+    pub conflicts: u64,
+    /// Candidates lost to another booker: free when observed, taken once the
+    /// conflict was re-read.
+    pub already_booked: u64,
+    /// Requests answered from an idempotency claim.
+    pub replays: u64,
+}
+
+/// Book a given unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookReq {
+    pub booking: BookingId,
+    pub unit: UnitId,
+    pub span: Span,
+    pub qty: u32,
+    /// `Some` to hold instead of book.
+    pub hold: Option<HoldReq>,
+}
+
+/// Which free candidate of a window to try first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pick {
+    /// Index order: best fit when the index sorts by fit (smallest table
+    /// that seats the party).
+    #[default]
+    First,
+    /// A position derived from the booking id, so that concurrent bookers
+    /// spread over the window instead of all racing for its first unit.
+    Spread,
+}
+
+/// Book the first free unit of an index range (auto-assign).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BookAnyReq {
+    pub booking: BookingId,
+    pub query: IndexQuery,
+    pub span: Span,
+    pub qty: u32,
+    pub hold: Option<HoldReq>,
+    pub pick: Pick,
+}
+
+/// Confirm, cancel or release booking `booking`, acting as `by`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActReq {
+    pub by: Actor,
+    pub booking: BookingId,
+}
+
+/// One page of a range query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryPage {
+    /// Index key and unit row, in scan order.
+    pub units: Vec<(Vec<u8>, UnitRow)>,
+    /// Pass as `after` to continue; `None` when the range is exhausted.
+    pub next: Option<Vec<u8>>,
+}
+
+/// One booking as a roster shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryView {
+    pub booking: BookingId,
+    pub qty: u32,
+    pub span: Span,
+    /// `held`, `confirmed`, `cancelled`, `released` or `expired`.
+    pub state: &'static str,
+    pub expires_at: Option<TimeMs>,
+    pub ext_ref: Option<String>,
+    pub seq: Seq,
+    pub at: TimeMs,
+}
+
+/// A stream's roster at `now`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RosterView {
+    pub stream: StreamId,
+    pub seq: Seq,
+    pub capacity: u32,
+    pub used: u64,
+    pub entries: Vec<EntryView>,
+}
+
+/// One event of a unit's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LifecycleItem {
+    pub stream: StreamId,
+    pub seq: Seq,
+    pub event: Event,
+}
+
+/// A hold carrying an external reference that lapsed unconfirmed: money
+/// may have been taken for it, so the app should refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileItem {
+    pub booking: BookingId,
+    pub unit: UnitId,
+    pub span: Span,
+    pub ext_ref: String,
+    pub expires_at: TimeMs,
+}
+
+/// Result of retiring a unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetireReport {
+    pub unit: UnitId,
+    /// Bookings still live on it: they stay valid and the app decides what
+    /// to do with them (move, cancel).
+    pub live_bookings: u64,
+}
+
+/// The booking client. See the module documentation.
+#[derive(Debug)]
+pub struct Allot<S> {
+    store: S,
+    pub config: Config,
+    stats: Stats,
+    schema: Option<Schema>,
+    units: BTreeMap<UnitId, Arc<UnitRow>>,
+    rosters: BTreeMap<StreamId, Roster>,
+    /// Where this client last booked in its last auto-assign range: the next
+    /// pass starts there, since what lies before was taken when last seen.
+    hint: Option<Hint>,
+}
+
+fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
+    StoreError::Corrupt(DecodeError::Malformed { what, reason })
+}
+
+fn anomaly_error(a: &Anomaly) -> StoreError {
+    let reason = match a {
+        Anomaly::DuplicateBooking { .. } => "a booking appears twice in one stream",
+        Anomaly::UnknownBooking { .. } => "an event names a booking its stream never had",
+        Anomaly::BadTransition { .. } => "an event makes a transition the rules forbid",
+        Anomaly::WrongStream { .. } => "an event is in the wrong kind of stream",
+        Anomaly::Gap { .. } => "a stream slice does not continue its seq",
+    };
+    corrupt("stream", reason)
+}
+
+fn spread_hash(b: &BookingId) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in b.actor.as_str().bytes().chain([0]).chain(b.key.as_str().bytes()) {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h ^ (h >> 29)) as usize
+}
+
+fn put_value(v: &KeyValue, out: &mut Vec<u8>) {
+    key::encode_str(v.key_type().name(), out);
+    v.encode_to(key::Order::Asc, out);
+}
+
+fn put_bound(b: &core::ops::Bound<Vec<KeyValue>>, out: &mut Vec<u8>) {
+    let (tag, values): (u8, &[KeyValue]) = match b {
+        core::ops::Bound::Unbounded => (0, &[]),
+        core::ops::Bound::Included(v) => (1, v),
+        core::ops::Bound::Excluded(v) => (2, v),
+    };
+    out.push(tag);
+    (values.len() as u32).encode_to(out);
+    for v in values {
+        put_value(v, out);
+    }
+}
+
+fn put_ask(span: &Span, qty: u32, hold: Option<&HoldReq>, out: &mut Vec<u8>) {
+    match *span {
+        Span::Whole => out.push(0),
+        Span::Days { from, to } => {
+            out.push(1);
+            (from, to).encode_to(out);
+        }
+        Span::Interval { start, end } => {
+            out.push(2);
+            (start, end).encode_to(out);
+        }
+    }
+    qty.encode_to(out);
+    match hold {
+        None => out.push(0),
+        Some(h) => {
+            out.push(1);
+            h.ttl_ms.encode_to(out);
+            key::encode_str(h.ext_ref.as_deref().unwrap_or(""), out);
+        }
+    }
+}
+
+impl BookReq {
+    /// Canonical payload bytes: what the claim remembers.
+    pub fn fingerprint(&self) -> Vec<u8> {
+        let mut out = alloc::vec![b'B'];
+        key::encode_str(self.unit.as_str(), &mut out);
+        put_ask(&self.span, self.qty, self.hold.as_ref(), &mut out);
+        out
+    }
+}
+
+impl BookAnyReq {
+    /// Canonical payload bytes: what the claim remembers.
+    pub fn fingerprint(&self) -> Vec<u8> {
+        let mut out = alloc::vec![b'A'];
+        key::encode_str(&self.query.index, &mut out);
+        put_bound(&self.query.lo, &mut out);
+        put_bound(&self.query.hi, &mut out);
+        out.push(u8::from(self.query.reverse));
+        put_ask(&self.span, self.qty, self.hold.as_ref(), &mut out);
+        out
+    }
+}
+
+fn check_ask(qty: u32, hold: Option<&HoldReq>, span: &Span) -> Result<(), InputError> {
+    if qty == 0 || qty > CAPACITY_MAX {
+        return Err(InputError::QtyInvalid { qty: qty.into(), max: CAPACITY_MAX });
+    }
+    if let Some(h) = hold {
+        h.validate()?;
+    }
+    // The span's own shape; whether it fits the unit is checked per unit.
+    let kind = match span {
+        Span::Whole => UnitKind::Pool { capacity: 1 },
+        Span::Days { .. } => UnitKind::Allotment { capacity: 1 },
+        Span::Interval { .. } => UnitKind::Exclusive,
+    };
+    span.validate(&kind)
+}
+
+impl<S: Store> Allot<S> {
+    pub fn new(store: S) -> Self {
+        Self::with_config(store, Config::default())
+    }
+
+    pub fn with_config(store: S, config: Config) -> Self {
+        Self {
+            store,
+            config,
+            stats: Stats::default(),
+            schema: None,
+            units: BTreeMap::new(),
+            rosters: BTreeMap::new(),
+            hint: None,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Forgets everything observed (the next requests read afresh).
+    pub fn clear_cache(&mut self) {
+        self.schema = None;
+        self.units.clear();
+        self.rosters.clear();
+        self.hint = None;
+    }
+
+    // ---------------------------------------------------------------- observe
+
+    /// Brings the cached rosters of `streams` up to date with one read.
+    async fn observe(&mut self, streams: &[StreamId]) -> Result<(), StoreError> {
+        if self.rosters.len() + streams.len() > self.config.roster_cache_max {
+            self.rosters.clear();
+        }
+        let reqs: Vec<ReadReq> = streams
+            .iter()
+            .map(|s| ReadReq { stream: s.clone(), after: self.rosters.get(s).map_or(0, Roster::seq) })
+            .collect();
+        let slices = self.store.read_streams(&reqs).await?;
+        self.stats.stream_reads += 1;
+        if slices.len() != reqs.len() {
+            return Err(corrupt("read", "the store answered a different number of streams"));
+        }
+        for (req, slice) in reqs.into_iter().zip(slices) {
+            if slice.head < req.after || slice.head - req.after != slice.events.len() as u64 {
+                return Err(corrupt("read", "a stream slice does not match its head"));
+            }
+            let roster = self.rosters.entry(req.stream).or_default();
+            let mut anomalies = Vec::new();
+            roster.extend(req.after + 1, &slice.events, &mut anomalies);
+            if let Some(a) = anomalies.first() {
+                return Err(anomaly_error(a));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a commit this client made in its cache, saving a read.
+    fn note_committed(&mut self, commit: &Commit) {
+        for w in &commit.writes {
+            if w.events.is_empty() {
+                continue;
+            }
+            if let Some(r) = self.rosters.get_mut(&w.stream) {
+                let mut anomalies = Vec::new();
+                r.extend(w.expected + 1, &w.events, &mut anomalies);
+            }
+        }
+    }
+
+    fn rosters_of(&self, streams: &[StreamId]) -> Vec<&Roster> {
+        static EMPTY: Roster = Roster::EMPTY;
+        streams.iter().map(|s| self.rosters.get(s).unwrap_or(&EMPTY)).collect()
+    }
+
+    /// The schema, reading the catalog stream's new events first.
+    async fn schema(&mut self) -> Result<&Schema, StoreError> {
+        let mut schema = self.schema.take().unwrap_or_default();
+        let slice = self.store.read_streams(&[ReadReq { stream: StreamId::catalog(), after: schema.seq }]).await?;
+        self.stats.stream_reads += 1;
+        let Some(slice) = slice.into_iter().next() else {
+            return Err(corrupt("read", "the store answered no stream"));
+        };
+        if slice.head < schema.seq || slice.head - schema.seq != slice.events.len() as u64 {
+            return Err(corrupt("read", "a stream slice does not match its head"));
+        }
+        schema.extend(&slice.events);
+        Ok(self.schema.insert(schema))
+    }
+
+    /// Unit rows for `ids` (cached ones reused unless `fresh`).
+    async fn unit_rows(&mut self, ids: &[UnitId], fresh: bool) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
+        let missing: Vec<UnitId> = ids.iter().filter(|id| fresh || !self.units.contains_key(*id)).cloned().collect();
+        if !missing.is_empty() {
+            if self.units.len() + missing.len() > self.config.unit_cache_max {
+                self.units.clear();
+            }
+            let rows = self.store.get_units(&missing).await?;
+            if rows.len() != missing.len() {
+                return Err(corrupt("read", "the store answered a different number of units"));
+            }
+            for (id, row) in missing.into_iter().zip(rows) {
+                match row {
+                    Some(row) if *row.id() == id => {
+                        self.units.insert(id, Arc::new(row));
+                    }
+                    Some(_) => return Err(corrupt("unit row", "a row has another unit's id")),
+                    None => {
+                        self.units.remove(&id);
+                    }
+                }
+            }
+        }
+        Ok(ids.iter().map(|id| self.units.get(id).cloned()).collect())
+    }
+
+    async fn unit_row(&mut self, id: &UnitId, fresh: bool) -> Result<Option<Arc<UnitRow>>, StoreError> {
+        Ok(self.unit_rows(core::slice::from_ref(id), fresh).await?.pop().flatten())
+    }
+
+    /// The original outcome if `booking` was claimed before; an error if
+    /// it was claimed for a different request.
+    async fn replay(&mut self, booking: &BookingId, fingerprint: &[u8]) -> Result<Option<Outcome>, BookError> {
+        let claim = self.store.get_claims(core::slice::from_ref(booking)).await?.pop().flatten();
+        claim.map(|c| self.replay_claim(booking, &c, fingerprint)).transpose()
+    }
+
+    fn replay_claim(
+        &mut self,
+        booking: &BookingId,
+        claim: &ClaimRecord,
+        fingerprint: &[u8],
+    ) -> Result<Outcome, BookError> {
+        if claim.request != fingerprint {
+            return Err(BookError::IdempotencyMismatch { booking: booking.clone() });
+        }
+        self.stats.replays += 1;
+        Ok(Outcome::replay_of(booking, claim))
+    }
+
+    // ---------------------------------------------------------------- book
+
+    /// Books (or holds) `req.unit`. Full and overlap are outcomes; a replayed
+    /// request returns its first outcome.
+    pub async fn book(&mut self, req: &BookReq, now: TimeMs) -> Result<Outcome, BookError> {
+        check_time("now", now)?;
+        check_ask(req.qty, req.hold.as_ref(), &req.span)?;
+        let fingerprint = req.fingerprint();
+        if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
+            return Ok(o);
+        }
+        let streams = booking_streams(&req.unit, &req.span);
+        let mut fresh_unit = false;
+        let mut last = None;
+        for _ in 0..self.config.commit_attempts_max {
+            let unit = match self.unit_row(&req.unit, fresh_unit).await? {
+                None => return Err(BookError::UnknownUnit { unit: req.unit.to_string() }),
+                Some(u) if u.retired => return Err(BookError::UnitRetired { unit: req.unit.to_string() }),
+                Some(u) => u,
+            };
+            req.span.validate(&unit.spec.kind)?;
+            let capacity = unit.spec.kind.capacity();
+            if req.qty > capacity {
+                return Err(InputError::QtyInvalid { qty: req.qty.into(), max: capacity }.into());
+            }
+            self.observe(&streams).await?;
+            let ask = Ask {
+                booking: &req.booking,
+                span: req.span,
+                qty: req.qty,
+                hold: req.hold.as_ref(),
+                fingerprint: &fingerprint,
+            };
+            let decision = rules::decide_book(&unit, &streams, &self.rosters_of(&streams), ask, now)?;
+            match self.try_commit(decision, &req.booking, &fingerprint).await? {
+                Attempt::Done(o) => return Ok(o),
+                Attempt::Conflict { stream, expected, actual } => {
+                    fresh_unit = stream.part == Part::Def;
+                    last = Some((stream, expected, actual));
+                }
+            }
+        }
+        let (stream, expected, actual) = last.unwrap_or((StreamId::new(&req.unit, Part::Main), 0, 0));
+        Err(BookError::Conflict { stream, expected, actual })
+    }
+
+    /// Sends a decision's commit. Retryable store errors are retried here:
+    /// the commit carries the request's claim, so a commit that did land
+    /// shows up as a duplicate (or in the replay check) instead of twice.
+    async fn try_commit(
+        &mut self,
+        decision: Decision,
+        booking: &BookingId,
+        fingerprint: &[u8],
+    ) -> Result<Attempt, BookError> {
+        let (commit, outcome) = match decision {
+            Decision::Done(o) => return Ok(Attempt::Done(o)),
+            Decision::Commit { commit, outcome } => (commit, outcome),
+        };
+        self.stats.commits += 1;
+        match self.store.commit(&commit).await {
+            Ok(CommitOutcome::Committed) => {
+                self.note_committed(&commit);
+                Ok(Attempt::Done(outcome))
+            }
+            Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
+                self.stats.conflicts += 1;
+                Ok(Attempt::Conflict { stream, expected, actual })
+            }
+            Ok(CommitOutcome::Duplicate { existing, .. }) => {
+                Ok(Attempt::Done(self.replay_claim(booking, &existing, fingerprint)?))
+            }
+            Err(e) if e.is_retryable() => {
+                if let Some(o) = self.replay(booking, fingerprint).await? {
+                    return Ok(Attempt::Done(o));
+                }
+                // Nothing landed: decide again from a fresh observation.
+                let stream = commit.writes.last().map_or_else(StreamId::catalog, |w| w.stream.clone());
+                Ok(Attempt::Conflict { stream, expected: 0, actual: 0 })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Books the first free unit of an index range: auto-assign. Windows of
+    /// `config.window_len` candidates are scanned in order; when every
+    /// candidate of a window is taken (by others, meanwhile) the next window
+    /// is queried, and the request ends `SoldOut` only after a whole pass
+    /// over the range observed every unit taken.
+    pub async fn book_any(&mut self, req: &BookAnyReq, now: TimeMs) -> Result<Outcome, BookError> {
+        check_time("now", now)?;
+        check_ask(req.qty, req.hold.as_ref(), &req.span)?;
+        let window = self.config.window_len;
+        if window == 0 || window > WINDOW_LEN_MAX {
+            return Err(
+                InputError::LimitInvalid { what: "window", value: window.into(), max: WINDOW_LEN_MAX.into() }.into()
+            );
+        }
+        let fingerprint = req.fingerprint();
+        if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
+            return Ok(o);
+        }
+        let Some(def) = self.schema().await?.index(&req.query.index).cloned() else {
+            return Err(BookError::UnknownIndex { index: req.query.index.clone() });
+        };
+        let range = req.query.key_range(&def, window)?;
+        let mut attempts = 0u32;
+        let mut last = None;
+        for segment in self.segments(&range) {
+            let mut cur = segment;
+            loop {
+                let entries = self.store.scan_index(&cur).await?;
+                self.stats.read_queries += 1;
+                let Some(last_key) = entries.last().map(|e| e.key.clone()) else { break };
+                let full_window = entries.len() as u32 >= cur.limit;
+                if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut attempts, &mut last).await? {
+                    if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
+                        self.hint =
+                            Some(Hint { start: range.start.clone(), end: range.end.clone(), key: e.key.clone() });
+                    }
+                    return Ok(o);
+                }
+                if !full_window {
+                    break;
+                }
+                cur = cur.after(&last_key);
+            }
+        }
+        Ok(Outcome::SoldOut)
+    }
+
+    /// The range split at this client's hint: from the hint to the end, then
+    /// from the start to the hint. Together they cover the range once.
+    fn segments(&self, range: &KeyRange) -> Vec<KeyRange> {
+        let hint = match &self.hint {
+            Some(h) if h.start == range.start && h.end == range.end && range.contains(&h.key) => h.key.clone(),
+            _ => return alloc::vec![range.clone()],
+        };
+        let mut first = range.clone();
+        let mut second = range.clone();
+        if range.reverse {
+            // Backwards from the hint (inclusive) down to the start, then
+            // from the end down to just above the hint.
+            let mut above = hint.clone();
+            above.push(0);
+            first.end = Some(above.clone());
+            second.start = above;
+        } else {
+            first.start = hint.clone();
+            second.end = Some(hint);
+        }
+        alloc::vec![first, second]
+    }
+
+    /// Tries the candidates of one window; `None` when all were taken.
+    async fn try_window(
+        &mut self,
+        req: &BookAnyReq,
+        entries: &[IndexEntry],
+        fingerprint: &[u8],
+        now: TimeMs,
+        attempts: &mut u32,
+        last: &mut Option<(StreamId, u64, u64)>,
+    ) -> Result<Option<Outcome>, BookError> {
+        // Candidates in the order they are tried. Spread rotates the window
+        // by the booking id, so that concurrent bookers start at different
+        // units instead of all racing for the first.
+        let mut order: Vec<&IndexEntry> = entries.iter().collect();
+        if req.pick == Pick::Spread && !order.is_empty() {
+            let n = order.len();
+            order.rotate_left(spread_hash(&req.booking) % n);
+        }
+        // Observe in doubling batches: usually a free unit is among the
+        // first few, so reading the whole window would be wasted work; when
+        // the window is crowded, batches keep the reads few.
+        let mut next = 0;
+        let mut batch_len = 2;
+        while next < order.len() {
+            let batch = &order[next..(next + batch_len).min(order.len())];
+            next += batch.len();
+            batch_len *= 2;
+            let ids: Vec<UnitId> = batch.iter().map(|e| e.unit.clone()).collect();
+            let rows = self.unit_rows(&ids, false).await?;
+            let mut candidates: Vec<(Arc<UnitRow>, Vec<StreamId>)> = Vec::with_capacity(rows.len());
+            for row in rows.into_iter().flatten() {
+                if row.retired || req.span.validate(&row.spec.kind).is_err() || req.qty > row.spec.kind.capacity() {
+                    continue; // not a candidate for this request
+                }
+                let streams = booking_streams(row.id(), &req.span);
+                candidates.push((row, streams));
+            }
+            let batch_streams: Vec<StreamId> = candidates.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+            self.observe(&batch_streams).await?;
+            for (mut unit, streams) in candidates {
+                let mut lost_race = false;
+                loop {
+                    let ask = Ask {
+                        booking: &req.booking,
+                        span: req.span,
+                        qty: req.qty,
+                        hold: req.hold.as_ref(),
+                        fingerprint,
+                    };
+                    let decision = rules::decide_book(&unit, &streams, &self.rosters_of(&streams), ask, now)?;
+                    if let Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) = decision {
+                        if lost_race {
+                            self.stats.already_booked += 1;
+                        }
+                        break; // taken: next candidate
+                    }
+                    *attempts += 1;
+                    if *attempts > self.config.commit_attempts_max {
+                        let (stream, expected, actual) =
+                            last.clone().unwrap_or((StreamId::new(unit.id(), Part::Main), 0, 0));
+                        return Err(BookError::Conflict { stream, expected, actual });
+                    }
+                    match self.try_commit(decision, &req.booking, fingerprint).await? {
+                        Attempt::Done(o) => return Ok(Some(o)),
+                        Attempt::Conflict { stream, expected, actual } => {
+                            lost_race = true;
+                            let def_moved = stream.part == Part::Def;
+                            *last = Some((stream, expected, actual));
+                            if def_moved {
+                                match self.unit_row(&unit.id().clone(), true).await? {
+                                    Some(u) if !u.retired => unit = u,
+                                    _ => break,
+                                }
+                            }
+                            self.observe(&streams).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    // ---------------------------------------------------------------- act
+
+    /// Confirms a live hold. Only its owner may; after expiry it fails with
+    /// `E_HOLD_EXPIRED` (and `reconcile` lists the hold's external ref).
+    pub async fn confirm(&mut self, req: &ActReq, now: TimeMs) -> Result<Outcome, ConfirmError> {
+        self.act(Act::Confirm, req, now).await
+    }
+
+    /// Cancels a hold or a booking. Only its owner may.
+    pub async fn cancel(&mut self, req: &ActReq, now: TimeMs) -> Result<Outcome, ConfirmError> {
+        self.act(Act::Cancel, req, now).await
+    }
+
+    /// Gives a live hold back. Only its owner may.
+    pub async fn release(&mut self, req: &ActReq, now: TimeMs) -> Result<Outcome, ConfirmError> {
+        self.act(Act::Release, req, now).await
+    }
+
+    async fn act(&mut self, act: Act, req: &ActReq, now: TimeMs) -> Result<Outcome, ConfirmError> {
+        check_time("now", now)?;
+        let Some(claim) = self.store.get_claims(core::slice::from_ref(&req.booking)).await?.pop().flatten() else {
+            return Err(ConfirmError::UnknownBooking { booking: req.booking.clone() });
+        };
+        let streams = booking_streams(&claim.unit, &claim.span);
+        let mut last = None;
+        for _ in 0..self.config.commit_attempts_max {
+            self.observe(&streams).await?;
+            let decision = rules::decide_act(act, &req.booking, &req.by, &streams, &self.rosters_of(&streams), now)?;
+            let (commit, outcome) = match decision {
+                Decision::Done(o) => return Ok(o),
+                Decision::Commit { commit, outcome } => (commit, outcome),
+            };
+            self.stats.commits += 1;
+            match self.store.commit(&commit).await {
+                Ok(CommitOutcome::Committed) => {
+                    self.note_committed(&commit);
+                    return Ok(outcome);
+                }
+                Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
+                    self.stats.conflicts += 1;
+                    last = Some((stream, expected, actual));
+                }
+                Ok(CommitOutcome::Duplicate { .. }) => {
+                    return Err(ConfirmError::Store(corrupt(
+                        "commit",
+                        "a commit without claims was called a duplicate",
+                    )));
+                }
+                // A transition is idempotent by state: the next observation
+                // shows whether the lost commit landed.
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (stream, expected, actual) = last.unwrap_or((StreamId::new(&claim.unit, Part::Main), 0, 0));
+        Err(ConfirmError::Conflict { stream, expected, actual })
+    }
+
+    // ---------------------------------------------------------------- catalog
+
+    /// Adds a secondary index and indexes every existing unit. Defining the
+    /// same index again is a no-op; a different one with the same name is
+    /// `E_INDEX_EXISTS`.
+    pub async fn define_index(&mut self, def: &IndexDef, now: TimeMs) -> Result<(), CatalogError> {
+        check_time("now", now)?;
+        IndexDef::new(&def.name, def.fields.clone())?;
+        let mut last = None;
+        let mut defined = false;
+        for _ in 0..self.config.commit_attempts_max {
+            let schema = self.schema().await?;
+            match schema.index(&def.name) {
+                Some(existing) if existing == def => {
+                    defined = true;
+                    break;
+                }
+                Some(_) => return Err(CatalogError::IndexExists { index: def.name.clone() }),
+                None if schema.indexes.len() >= INDEXES_MAX => {
+                    return Err(InputError::TooMany {
+                        what: "indexes",
+                        len: schema.indexes.len() + 1,
+                        max: INDEXES_MAX,
+                    }
+                    .into());
+                }
+                None => {}
+            }
+            let commit = Commit {
+                writes: alloc::vec![StreamWrite {
+                    stream: StreamId::catalog(),
+                    expected: schema.seq,
+                    events: alloc::vec![Event::IndexDefined { def: def.clone(), at: now }],
+                }],
+                ..Commit::default()
+            };
+            match self.store.commit(&commit).await? {
+                CommitOutcome::Committed => {
+                    defined = true;
+                    break;
+                }
+                CommitOutcome::Conflict { stream, expected, actual } => last = Some((stream, expected, actual)),
+                CommitOutcome::Duplicate { .. } => {
+                    return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
+                }
+            }
+        }
+        if !defined {
+            let (stream, expected, actual) = last.unwrap_or((StreamId::catalog(), 0, 0));
+            return Err(CatalogError::Conflict { stream, expected, actual });
+        }
+        self.backfill().await
+    }
+
+    /// Rewrites every unit row whose index keys differ from what the
+    /// current schema gives, a page at a time. Each page guards the rows'
+    /// definition streams, so a unit changed meanwhile is re-read, never
+    /// overwritten with stale attributes.
+    async fn backfill(&mut self) -> Result<(), CatalogError> {
+        let mut range = KeyRange::all(UNITS_PER_COMMIT_MAX as u32);
+        let mut attempts = 0;
+        loop {
+            let schema = self.schema().await?.clone();
+            let rows = self.store.scan_units(&range).await?;
+            let Some(last_id) = rows.last().map(|r| r.id().clone()) else { return Ok(()) };
+            let full = rows.len() as u32 >= range.limit;
+            let mut commit = Commit::default();
+            commit.writes.push(StreamWrite { stream: StreamId::catalog(), expected: schema.seq, events: Vec::new() });
+            for row in rows {
+                let keys = if row.retired { Vec::new() } else { schema.index_keys(&row.spec)? };
+                if keys != row.index_keys {
+                    commit.writes.push(StreamWrite {
+                        stream: StreamId::new(row.id(), Part::Def),
+                        expected: row.version,
+                        events: Vec::new(),
+                    });
+                    commit.units.push(UnitRow { index_keys: keys, ..row });
+                }
+            }
+            if !commit.units.is_empty() {
+                match self.store.commit(&commit).await? {
+                    CommitOutcome::Committed => {}
+                    CommitOutcome::Conflict { stream, expected, actual } => {
+                        attempts += 1;
+                        if attempts > self.config.commit_attempts_max {
+                            return Err(CatalogError::Conflict { stream, expected, actual });
+                        }
+                        continue; // re-read this page
+                    }
+                    CommitOutcome::Duplicate { .. } => {
+                        return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
+                    }
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+            let mut k = Vec::new();
+            key::encode_str(last_id.as_str(), &mut k);
+            range = range.after(&k);
+        }
+    }
+
+    /// Defines new units with their index entries, at most
+    /// [`UNITS_PER_COMMIT_MAX`] per commit, each commit all or nothing.
+    /// A unit that exists already fails its commit with `E_UNIT_EXISTS`;
+    /// earlier commits stay. Returns the number defined.
+    pub async fn define_units(&mut self, specs: &[UnitSpec], now: TimeMs) -> Result<usize, CatalogError> {
+        check_time("now", now)?;
+        let mut seen = alloc::collections::BTreeSet::new();
+        for s in specs {
+            s.kind.validate()?;
+            if !seen.insert(&s.id) {
+                return Err(InputError::Duplicate { what: "unit", name: s.id.to_string() }.into());
+            }
+        }
+        let mut defined = 0;
+        for chunk in specs.chunks(UNITS_PER_COMMIT_MAX) {
+            let mut attempts = 0;
+            loop {
+                let schema = self.schema().await?.clone();
+                let mut commit = Commit::default();
+                commit.writes.push(StreamWrite {
+                    stream: StreamId::catalog(),
+                    expected: schema.seq,
+                    events: Vec::new(),
+                });
+                for spec in chunk {
+                    let index_keys = schema.index_keys(spec)?;
+                    commit.writes.push(StreamWrite {
+                        stream: StreamId::new(&spec.id, Part::Def),
+                        expected: 0,
+                        events: alloc::vec![Event::UnitDefined { spec: spec.clone(), at: now }],
+                    });
+                    commit.units.push(UnitRow { spec: spec.clone(), version: 1, retired: false, index_keys });
+                }
+                match self.store.commit(&commit).await? {
+                    CommitOutcome::Committed => {
+                        defined += chunk.len();
+                        break;
+                    }
+                    CommitOutcome::Conflict { stream, .. } if !stream.is_catalog() => {
+                        return Err(CatalogError::UnitExists { unit: String::from(stream.unit_str()) });
+                    }
+                    CommitOutcome::Conflict { stream, expected, actual } => {
+                        attempts += 1;
+                        if attempts > self.config.commit_attempts_max {
+                            return Err(CatalogError::Conflict { stream, expected, actual });
+                        }
+                    }
+                    CommitOutcome::Duplicate { .. } => {
+                        return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
+                    }
+                }
+            }
+        }
+        Ok(defined)
+    }
+
+    /// Replaces a unit's attributes (kind and capacity are fixed: existing
+    /// bookings were decided against them). Its index entries follow.
+    pub async fn replace_unit(&mut self, spec: &UnitSpec, now: TimeMs) -> Result<(), CatalogError> {
+        check_time("now", now)?;
+        let mut last = None;
+        for _ in 0..self.config.commit_attempts_max {
+            let schema = self.schema().await?.clone();
+            let row = match self.unit_row(&spec.id, true).await? {
+                None => return Err(CatalogError::UnknownUnit { unit: spec.id.to_string() }),
+                Some(r) if r.retired => return Err(CatalogError::UnitRetired { unit: spec.id.to_string() }),
+                Some(r) => r,
+            };
+            if row.spec.kind != spec.kind {
+                return Err(CatalogError::KindChange { unit: spec.id.to_string() });
+            }
+            let index_keys = schema.index_keys(spec)?;
+            let commit = Commit {
+                writes: alloc::vec![
+                    StreamWrite { stream: StreamId::catalog(), expected: schema.seq, events: Vec::new() },
+                    StreamWrite {
+                        stream: StreamId::new(&spec.id, Part::Def),
+                        expected: row.version,
+                        events: alloc::vec![Event::UnitReplaced { attrs: spec.attrs.clone(), at: now }],
+                    },
+                ],
+                units: alloc::vec![UnitRow {
+                    spec: spec.clone(),
+                    version: row.version + 1,
+                    retired: false,
+                    index_keys
+                }],
+                ..Commit::default()
+            };
+            match self.store.commit(&commit).await? {
+                CommitOutcome::Committed => {
+                    self.units.remove(&spec.id);
+                    return Ok(());
+                }
+                CommitOutcome::Conflict { stream, expected, actual } => last = Some((stream, expected, actual)),
+                CommitOutcome::Duplicate { .. } => {
+                    return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
+                }
+            }
+        }
+        let (stream, expected, actual) = last.unwrap_or((StreamId::catalog(), 0, 0));
+        Err(CatalogError::Conflict { stream, expected, actual })
+    }
+
+    /// Retires a unit: it leaves every index and takes no new booking (a
+    /// booking racing with the retirement either lands first and is counted
+    /// in the report, or fails its guard and sees the unit retired). Its
+    /// streams stay for audit, and its live bookings stay valid.
+    pub async fn retire_unit(&mut self, id: &UnitId, now: TimeMs) -> Result<RetireReport, CatalogError> {
+        check_time("now", now)?;
+        let mut last = None;
+        for _ in 0..self.config.commit_attempts_max {
+            let row = match self.unit_row(id, true).await? {
+                None => return Err(CatalogError::UnknownUnit { unit: id.to_string() }),
+                Some(r) if r.retired => return Err(CatalogError::UnitRetired { unit: id.to_string() }),
+                Some(r) => r,
+            };
+            let commit = Commit {
+                writes: alloc::vec![StreamWrite {
+                    stream: StreamId::new(id, Part::Def),
+                    expected: row.version,
+                    events: alloc::vec![Event::UnitRetired { at: now }],
+                }],
+                units: alloc::vec![UnitRow {
+                    version: row.version + 1,
+                    retired: true,
+                    index_keys: Vec::new(),
+                    ..(*row).clone()
+                }],
+                ..Commit::default()
+            };
+            match self.store.commit(&commit).await? {
+                CommitOutcome::Committed => {
+                    self.units.remove(id);
+                    let views = self.roster(id, None, now).await.map_err(|e| match e {
+                        QueryError::Store(s) => CatalogError::Store(s),
+                        QueryError::Input(i) => CatalogError::Input(i),
+                        _ => CatalogError::UnknownUnit { unit: id.to_string() },
+                    })?;
+                    let live_bookings = views
+                        .iter()
+                        .flat_map(|v| v.entries.iter())
+                        .filter(|e| matches!(e.state, "held" | "confirmed"))
+                        .map(|e| &e.booking)
+                        .collect::<alloc::collections::BTreeSet<_>>()
+                        .len() as u64;
+                    return Ok(RetireReport { unit: id.clone(), live_bookings });
+                }
+                CommitOutcome::Conflict { stream, expected, actual } => last = Some((stream, expected, actual)),
+                CommitOutcome::Duplicate { .. } => {
+                    return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
+                }
+            }
+        }
+        let (stream, expected, actual) = last.unwrap_or((StreamId::new(id, Part::Def), 0, 0));
+        Err(CatalogError::Conflict { stream, expected, actual })
+    }
+
+    // ---------------------------------------------------------------- read
+
+    /// The schema's index definitions.
+    pub async fn indexes(&mut self) -> Result<Vec<IndexDef>, QueryError> {
+        Ok(self.schema().await?.indexes.clone())
+    }
+
+    /// A unit's current row.
+    pub async fn unit(&mut self, id: &UnitId) -> Result<UnitRow, QueryError> {
+        self.unit_row(id, true)
+            .await?
+            .map(|r| (*r).clone())
+            .ok_or_else(|| QueryError::UnknownUnit { unit: id.to_string() })
+    }
+
+    /// A page of a range query on a secondary index, resumable: pass the
+    /// page's `next` as `after` to continue after its last key.
+    pub async fn query(&mut self, q: &IndexQuery, limit: u32, after: Option<&[u8]>) -> Result<QueryPage, QueryError> {
+        let Some(def) = self.schema().await?.index(&q.index).cloned() else {
+            return Err(QueryError::UnknownIndex { index: q.index.clone() });
+        };
+        let mut range = q.key_range(&def, limit)?;
+        if let Some(a) = after {
+            if a.len()
+                > 2 * ID_LEN_MAX_BYTES + INDEX_FIELDS_MAX * (2 * ATTR_VALUE_LEN_MAX_BYTES + 2) + 2 * NAME_LEN_MAX_BYTES
+            {
+                return Err(InputError::ValueTooLong { what: "cursor", len: a.len(), max: 0 }.into());
+            }
+            crate::catalog::decode_index_key(&def, a)?;
+            range = range.after(a);
+        }
+        let entries = self.store.scan_index(&range).await?;
+        self.stats.read_queries += 1;
+        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+        let rows = self.unit_rows(&ids, true).await?;
+        let next = (entries.len() as u32 >= limit).then(|| entries.last().map(|e| e.key.clone())).flatten();
+        let units = entries.into_iter().zip(rows).filter_map(|(e, r)| r.map(|r| (e.key, (*r).clone()))).collect();
+        Ok(QueryPage { units, next })
+    }
+
+    /// The rosters of a unit at `now`: its main stream, or its days (all
+    /// that have bookings, or `days = [from, to)`).
+    pub async fn roster(
+        &mut self,
+        id: &UnitId,
+        days: Option<(u32, u32)>,
+        now: TimeMs,
+    ) -> Result<Vec<RosterView>, QueryError> {
+        check_time("now", now)?;
+        let row = self.unit(id).await?;
+        let streams: Vec<StreamId> = match (row.spec.kind, days) {
+            (UnitKind::Allotment { .. }, Some((from, to))) => {
+                Span::Days { from, to }.validate(&row.spec.kind)?;
+                booking_streams(id, &Span::Days { from, to })
+            }
+            (UnitKind::Allotment { .. }, None) => {
+                self.unit_streams(id).await?.into_iter().filter(|s| matches!(s.part, Part::Day(_))).collect()
+            }
+            _ => alloc::vec![StreamId::new(id, Part::Main)],
+        };
+        let capacity = row.spec.kind.capacity();
+        let mut views = Vec::with_capacity(streams.len());
+        for chunk in streams.chunks(256) {
+            self.observe(chunk).await?;
+            for s in chunk {
+                let r = self.rosters.get(s).cloned().unwrap_or_default();
+                views.push(roster_view(s.clone(), &r, capacity, now));
+            }
+        }
+        Ok(views)
+    }
+
+    /// Every stream of a unit that has events, definition stream first.
+    async fn unit_streams(&mut self, id: &UnitId) -> Result<Vec<StreamId>, StoreError> {
+        let prefix = StreamId::unit_prefix(id);
+        let range = KeyRange { end: key::prefix_end(&prefix), start: prefix, reverse: false, limit: SCAN_LIMIT_MAX };
+        let mut out = Vec::new();
+        let mut cur = range;
+        loop {
+            let page = self.store.scan_streams(&cur).await?;
+            let full = page.len() as u32 >= cur.limit;
+            let Some((last, _)) = page.last().cloned() else { break };
+            out.extend(page.into_iter().map(|(s, _)| s));
+            if !full {
+                break;
+            }
+            cur = cur.after(&last.encode());
+        }
+        Ok(out)
+    }
+
+    /// A unit's whole history: its definition stream, then each booking
+    /// stream, every event with its seq. For audit and for the inspector.
+    pub async fn lifecycle(&mut self, id: &UnitId) -> Result<Vec<LifecycleItem>, QueryError> {
+        let streams = self.unit_streams(id).await?;
+        if streams.is_empty() {
+            return Err(QueryError::UnknownUnit { unit: id.to_string() });
+        }
+        let mut items = Vec::new();
+        for chunk in streams.chunks(256) {
+            let reqs: Vec<ReadReq> = chunk.iter().map(|s| ReadReq { stream: s.clone(), after: 0 }).collect();
+            let slices = self.store.read_streams(&reqs).await?;
+            for (s, slice) in chunk.iter().zip(slices) {
+                for (i, event) in slice.events.into_iter().enumerate() {
+                    items.push(LifecycleItem { stream: s.clone(), seq: i as Seq + 1, event });
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// Holds with an external reference that expired unconfirmed: the
+    /// payments the app should refund. Computed from the stores' claims and
+    /// streams at `now`; nothing needs to have run in the background.
+    pub async fn reconcile(&mut self, now: TimeMs) -> Result<Vec<ReconcileItem>, QueryError> {
+        check_time("now", now)?;
+        let mut out = Vec::new();
+        let mut range = KeyRange::all(1024);
+        loop {
+            let page = self.store.scan_claims(&range).await?;
+            let full = page.len() as u32 >= range.limit;
+            let Some(last) = page.last().map(|(b, _)| b.encode()) else { break };
+            for (booking, claim) in page {
+                let Some(ext_ref) = claim.hold.as_ref().and_then(|h| h.ext_ref.clone()) else { continue };
+                let streams = booking_streams(&claim.unit, &claim.span);
+                self.observe(&streams).await?;
+                let rosters = self.rosters_of(&streams);
+                let eff = rules::effective_now(&rosters, now);
+                let expired = rosters.iter().any(|r| {
+                    r.find(&booking).is_some_and(|e| matches!(e.state, BookingState::Held { .. }) && !e.is_live(eff))
+                });
+                if let (true, Some(h)) = (expired, &claim.hold) {
+                    out.push(ReconcileItem {
+                        booking,
+                        unit: claim.unit,
+                        span: claim.span,
+                        ext_ref,
+                        expires_at: h.expires_at,
+                    });
+                }
+            }
+            if !full {
+                break;
+            }
+            range = range.after(&last);
+        }
+        Ok(out)
+    }
+}
+
+/// A roster as a plain view at `now`.
+pub fn roster_view(stream: StreamId, r: &Roster, capacity: u32, now: TimeMs) -> RosterView {
+    let eff = r.effective_now(now);
+    let entries = r
+        .entries()
+        .iter()
+        .map(|e| {
+            let (expires_at, ext_ref) = match &e.state {
+                BookingState::Held { expires_at, ext_ref } => (Some(*expires_at), ext_ref.clone()),
+                _ => (None, None),
+            };
+            EntryView {
+                booking: e.booking.clone(),
+                qty: e.qty,
+                span: e.span,
+                state: e.state_name(eff),
+                expires_at,
+                ext_ref,
+                seq: e.seq,
+                at: e.at,
+            }
+        })
+        .collect();
+    RosterView { stream, seq: r.seq(), capacity, used: r.used(now), entries }
+}
+
+/// Where an auto-assign range was last booked by this client.
+#[derive(Debug)]
+struct Hint {
+    start: Vec<u8>,
+    end: Option<Vec<u8>>,
+    key: Vec<u8>,
+}
+
+enum Attempt {
+    Done(Outcome),
+    Conflict { stream: StreamId, expected: Seq, actual: Seq },
+}

@@ -1,0 +1,294 @@
+//! The storage contract: the one way allot reaches its platform.
+//!
+//! A store keeps four things:
+//! - **streams**: append-only sequences of [`Event`]s, keyed by [`StreamId`],
+//!   with contiguous 1-based seqs;
+//! - **claims**: idempotency records keyed by [`BookingId`] (actor + request
+//!   key), insert-if-absent;
+//! - **unit rows**: the current definition of each unit, keyed by its id;
+//! - **index entries**: byte keys pointing at units, taken from the unit
+//!   rows' `index_keys`.
+//!
+//! A store never decides anything about bookings. It offers one write,
+//! [`Store::commit`], whose contract is the whole of allot's safety:
+//!
+//! > **Append-expect.** A commit applies entirely or not at all. It applies
+//! > only if (1) none of its claims exists yet and (2) every stream it names
+//! > has exactly the `expected` seq. Otherwise nothing is written and the
+//! > outcome names the first claim that exists ([`CommitOutcome::Duplicate`],
+//! > checked before streams) or the first stream that moved
+//! > ([`CommitOutcome::Conflict`], with the actual seq). A write with no
+//! > events is a guard: it checks the seq and appends nothing. Unit rows in a
+//! > commit replace the stored rows and their index entries, in the same
+//! > atomic step.
+//!
+//! Commits must be linearizable: concurrent commits behave as if applied one
+//! at a time in some order consistent with real time, and an acknowledged
+//! commit survives everything the store promises to survive (a page reload for
+//! IndexedDB, a server restart for PostgreSQL).
+//!
+//! [`Store::commit_group`] submits many independent commits at once, in one
+//! storage transaction where the store has transactions: each succeeds or
+//! conflicts on its own, and the result is as if they were applied one after
+//! another in order (a later commit sees an earlier one's writes).
+//!
+//! Reads need not be snapshots across calls: everything allot decides from a
+//! read is checked again by append-expect at commit. Within one call a stream
+//! slice must be consistent (its events and head from the same state).
+//!
+//! Methods are `async` so that stores can be asynchronous (IndexedDB in a
+//! browser, a server database); the futures are not required to be `Send`.
+//! An in-memory store can return ready futures. Errors say whether anything
+//! may have been written: see [`StoreError`].
+//!
+//! [`crate::conformance`] checks a store against this contract; every store
+//! runs it against itself.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::error::{InputError, StoreError};
+use crate::event::{ClaimRecord, Event, UnitRow};
+use crate::limits::*;
+use crate::model::{BookingId, Seq, StreamId, UnitId};
+
+/// Append `events` to `stream` if its seq is `expected`; with no events, a
+/// guard that only checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamWrite {
+    pub stream: StreamId,
+    pub expected: Seq,
+    pub events: Vec<Event>,
+}
+
+/// Insert an idempotency claim; the commit fails with
+/// [`CommitOutcome::Duplicate`] if it exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub booking: BookingId,
+    pub record: ClaimRecord,
+}
+
+/// One atomic append-expect over any number of streams.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Commit {
+    pub writes: Vec<StreamWrite>,
+    pub claims: Vec<Claim>,
+    /// Rows to put (replacing the stored row and its index entries).
+    pub units: Vec<UnitRow>,
+}
+
+impl Commit {
+    /// The checks every store runs before applying a commit, so that all
+    /// stores reject the same malformed commits with the same errors.
+    pub fn validate(&self) -> Result<(), InputError> {
+        if self.writes.is_empty() && self.claims.is_empty() && self.units.is_empty() {
+            return Err(InputError::CommitEmpty);
+        }
+        if self.writes.len() > STREAMS_PER_COMMIT_MAX {
+            return Err(InputError::TooMany {
+                what: "streams in a commit",
+                len: self.writes.len(),
+                max: STREAMS_PER_COMMIT_MAX,
+            });
+        }
+        if self.units.len() > UNITS_PER_COMMIT_MAX {
+            return Err(InputError::TooMany {
+                what: "units in a commit",
+                len: self.units.len(),
+                max: UNITS_PER_COMMIT_MAX,
+            });
+        }
+        if self.claims.len() > STREAMS_PER_COMMIT_MAX {
+            return Err(InputError::TooMany {
+                what: "claims in a commit",
+                len: self.claims.len(),
+                max: STREAMS_PER_COMMIT_MAX,
+            });
+        }
+        let events: usize = self.writes.iter().map(|w| w.events.len()).sum();
+        if events > EVENTS_PER_COMMIT_MAX {
+            return Err(InputError::TooMany { what: "events in a commit", len: events, max: EVENTS_PER_COMMIT_MAX });
+        }
+        for w in &self.writes {
+            if w.expected.checked_add(w.events.len() as u64).is_none() {
+                return Err(InputError::SeqOverflow { stream: w.stream.clone() });
+            }
+        }
+        if let Some(dup) = first_duplicate(self.writes.iter().map(|w| &w.stream)) {
+            return Err(InputError::Duplicate { what: "stream", name: alloc::format!("{dup}") });
+        }
+        if let Some(dup) = first_duplicate(self.claims.iter().map(|c| &c.booking)) {
+            return Err(InputError::Duplicate { what: "claim", name: alloc::format!("{dup}") });
+        }
+        if let Some(dup) = first_duplicate(self.units.iter().map(|u| u.id())) {
+            return Err(InputError::Duplicate { what: "unit", name: alloc::format!("{dup}") });
+        }
+        Ok(())
+    }
+}
+
+fn first_duplicate<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> Option<&'a T> {
+    let mut v: Vec<&T> = items.collect();
+    v.sort_unstable();
+    v.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+}
+
+/// What became of a commit. Only `Committed` wrote anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// `stream` was at `actual`, not at the `expected` the writer observed.
+    Conflict {
+        stream: StreamId,
+        expected: Seq,
+        actual: Seq,
+    },
+    /// The claim exists: the request was applied before (maybe by an attempt
+    /// whose outcome the caller never learned).
+    Duplicate {
+        booking: BookingId,
+        existing: ClaimRecord,
+    },
+}
+
+/// Read `stream`'s events after seq `after`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadReq {
+    pub stream: StreamId,
+    pub after: Seq,
+}
+
+/// A consistent piece of a stream: `events` have seqs `after + 1 ..= head`
+/// (empty if `after >= head`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamSlice {
+    pub head: Seq,
+    pub events: Vec<Event>,
+}
+
+/// A byte range `[start, end)` (`end: None` is unbounded), scanned forwards
+/// or backwards, at most `limit` items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRange {
+    pub start: Vec<u8>,
+    pub end: Option<Vec<u8>>,
+    pub reverse: bool,
+    pub limit: u32,
+}
+
+impl KeyRange {
+    /// Everything, forwards, `limit` at a time.
+    pub fn all(limit: u32) -> Self {
+        Self { start: Vec::new(), end: None, reverse: false, limit }
+    }
+
+    /// Whether `key` lies in `[start, end)`.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        key >= self.start.as_slice() && self.end.as_deref().is_none_or(|end| key < end)
+    }
+
+    /// The same range continued after `last` (exclusive), in scan direction:
+    /// what makes scans resumable.
+    pub fn after(&self, last: &[u8]) -> Self {
+        let mut next = self.clone();
+        if self.reverse {
+            next.end = Some(last.to_vec());
+        } else {
+            // The smallest byte string greater than `last`.
+            let mut start = last.to_vec();
+            start.push(0);
+            next.start = start;
+        }
+        next
+    }
+}
+
+/// One entry of a secondary index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub key: Vec<u8>,
+    pub unit: UnitId,
+}
+
+/// The storage contract. See the module documentation.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// Reads stream slices, one per request, in order.
+    async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError>;
+
+    /// Applies one commit under the append-expect contract.
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError>;
+
+    /// Applies independent commits in order, each on its own; one store
+    /// transaction where the store has them. A commit that fails validation
+    /// gets its error and does not affect the others. A store error fails the
+    /// whole group: with `OutcomeUnknown`, any prefix may have been applied.
+    async fn commit_group(&self, commits: &[Commit]) -> Result<Vec<Result<CommitOutcome, InputError>>, StoreError> {
+        let mut out = Vec::with_capacity(commits.len());
+        for c in commits {
+            out.push(match c.validate() {
+                Err(e) => Err(e),
+                Ok(()) => match self.commit(c).await {
+                    Ok(o) => Ok(o),
+                    Err(StoreError::Invalid(e)) => Err(e),
+                    Err(e) => return Err(e),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Claims by booking id, one per id, in order.
+    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError>;
+
+    /// Unit rows by id, one per id, in order.
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError>;
+
+    /// Index entries whose key lies in `range`, in key order (reversed if asked).
+    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// Unit rows whose encoded id (`key::encode_str(id)`) lies in `range`.
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError>;
+
+    /// Heads of the non-empty streams whose encoded id lies in `range`.
+    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError>;
+
+    /// Claims whose encoded booking id lies in `range`.
+    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError>;
+}
+
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $ty {
+            async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
+                (**self).read_streams(reqs).await
+            }
+            async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+                (**self).commit(commit).await
+            }
+            async fn commit_group(&self, commits: &[Commit]) -> Result<Vec<Result<CommitOutcome, InputError>>, StoreError> {
+                (**self).commit_group(commits).await
+            }
+            async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+                (**self).get_claims(ids).await
+            }
+            async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+                (**self).get_units(ids).await
+            }
+            async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
+                (**self).scan_index(range).await
+            }
+            async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+                (**self).scan_units(range).await
+            }
+            async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
+                (**self).scan_streams(range).await
+            }
+            async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
+                (**self).scan_claims(range).await
+            }
+        }
+    )*};
+}
+forward_store!(&S, Arc<S>, alloc::boxed::Box<S>);

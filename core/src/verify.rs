@@ -1,0 +1,315 @@
+//! Verify: recount everything from the store and check every invariant.
+//!
+//! This is the check the seeds' systems lacked ("a log says 58 bookings were
+//! made and the database holds 19"). It trusts nothing but what the store
+//! hands back: every stream is replayed from seq 1, every claim is matched
+//! with its events, and every booking the caller was told about
+//! (`acknowledged`) must be present.
+//!
+//! Verify reads the store in pages and is meant for a quiescent store (after
+//! a run, or with writers paused): a commit landing mid-verify may be seen in
+//! one keyspace and not another.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+use crate::allot::{RosterView, roster_view};
+use crate::catalog::Schema;
+use crate::error::{QueryError, StoreError};
+use crate::event::{ClaimRecord, Event, UnitRow};
+use crate::model::*;
+use crate::roster::{Anomaly, Roster};
+use crate::store::{KeyRange, ReadReq, Store};
+
+/// A broken invariant. Any of these is a bug in allot or in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// More places live than the capacity, right after event `seq`.
+    OverCapacity { stream: StreamId, seq: Seq, used: u64, capacity: u32 },
+    /// Two live bookings overlap on an exclusive resource.
+    Overlap { stream: StreamId, seq: Seq, booking: BookingId, with: BookingId },
+    /// An event that breaks the stream's rules (or a seq gap).
+    Anomaly { stream: StreamId, anomaly: Anomaly },
+    /// The store's head and its events disagree: seqs are not contiguous.
+    SeqGap { stream: StreamId, head: Seq, events: u64 },
+    /// A booking stream of a unit that was never defined.
+    OrphanStream { stream: StreamId },
+    /// A unit row that is not the replay of its definition stream.
+    UnitRowMismatch { unit: UnitId },
+    /// A booking event without a claim: the request could be applied again.
+    BookingWithoutClaim { stream: StreamId, booking: BookingId },
+    /// A claim whose booking is missing from one of its streams.
+    ClaimWithoutBooking { booking: BookingId, stream: StreamId },
+    /// A booking event that disagrees with its claim (unit, span, qty).
+    ClaimMismatch { booking: BookingId, stream: StreamId },
+    /// A booking the caller was told about is not in the store.
+    MissingAcknowledged { booking: BookingId },
+}
+
+impl Violation {
+    /// A stable short name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::OverCapacity { .. } => "over-capacity",
+            Self::Overlap { .. } => "overlap",
+            Self::Anomaly { .. } => "anomaly",
+            Self::SeqGap { .. } => "seq-gap",
+            Self::OrphanStream { .. } => "orphan-stream",
+            Self::UnitRowMismatch { .. } => "unit-row-mismatch",
+            Self::BookingWithoutClaim { .. } => "booking-without-claim",
+            Self::ClaimWithoutBooking { .. } => "claim-without-booking",
+            Self::ClaimMismatch { .. } => "claim-mismatch",
+            Self::MissingAcknowledged { .. } => "missing-acknowledged",
+        }
+    }
+}
+
+/// What verify counted and found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub units: u64,
+    pub retired_units: u64,
+    pub streams: u64,
+    pub events: u64,
+    pub claims: u64,
+    /// Distinct bookings live (confirmed, or held and unexpired) at `now`.
+    pub live_bookings: u64,
+    pub confirmed: u64,
+    pub held: u64,
+    /// Units with at least one live booking at `now`.
+    pub units_with_live: u64,
+    /// Actors holding more than one live booking at `now`.
+    pub actors_with_multiple_live: u64,
+    pub violations: Vec<Violation>,
+    /// Per-stream rosters at `now`, when asked for.
+    pub rosters: Vec<RosterView>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Options for [`verify`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Include every stream's roster in the report.
+    pub rosters: bool,
+}
+
+const PAGE: u32 = 1024;
+
+async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, ClaimRecord>, StoreError> {
+    let mut out = BTreeMap::new();
+    let mut range = KeyRange::all(PAGE);
+    loop {
+        let page = store.scan_claims(&range).await?;
+        let full = page.len() as u32 >= range.limit;
+        let Some(last) = page.last().map(|(b, _)| b.encode()) else { break };
+        out.extend(page);
+        if !full {
+            break;
+        }
+        range = range.after(&last);
+    }
+    Ok(out)
+}
+
+async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, UnitRow>, StoreError> {
+    let mut out = BTreeMap::new();
+    let mut range = KeyRange::all(PAGE);
+    loop {
+        let page = store.scan_units(&range).await?;
+        let full = page.len() as u32 >= range.limit;
+        let Some(last) = page.last().map(|r| r.id().clone()) else { break };
+        out.extend(page.into_iter().map(|r| (r.id().clone(), r)));
+        if !full {
+            break;
+        }
+        let mut k = Vec::new();
+        crate::key::encode_str(last.as_str(), &mut k);
+        range = range.after(&k);
+    }
+    Ok(out)
+}
+
+/// Replays a definition stream into the row it should have produced.
+fn replay_def(events: &[Event]) -> Option<(UnitSpec, bool)> {
+    let mut spec: Option<UnitSpec> = None;
+    let mut retired = false;
+    for e in events {
+        match (e, spec.as_mut()) {
+            (Event::UnitDefined { spec: s, .. }, None) => spec = Some(s.clone()),
+            (Event::UnitReplaced { attrs, .. }, Some(s)) => s.attrs = attrs.clone(),
+            (Event::UnitRetired { .. }, Some(_)) => retired = true,
+            _ => return None,
+        }
+    }
+    spec.map(|s| (s, retired))
+}
+
+/// Recounts the store. See the module documentation.
+pub async fn verify<S: Store>(
+    store: &S,
+    now: TimeMs,
+    acknowledged: &[BookingId],
+    options: &VerifyOptions,
+) -> Result<VerifyReport, QueryError> {
+    check_time("now", now)?;
+    // Claims before streams: with a writer still running, a claim read now
+    // has its events in the streams read later (they commit together).
+    let claims = all_claims(store).await?;
+    let rows = all_units(store).await?;
+    let mut report = VerifyReport {
+        claims: claims.len() as u64,
+        units: rows.len() as u64,
+        retired_units: rows.values().filter(|r| r.retired).count() as u64,
+        ..VerifyReport::default()
+    };
+    let mut v = Vec::new();
+    // booking -> streams it was found in
+    let mut found: BTreeMap<BookingId, BTreeSet<StreamId>> = BTreeMap::new();
+    // booking -> (live at `now`, confirmed)
+    let mut live: BTreeMap<BookingId, (bool, bool)> = BTreeMap::new();
+    let mut live_units = BTreeSet::new();
+    let mut defs_seen = BTreeSet::new();
+
+    let mut range = KeyRange::all(256);
+    loop {
+        let heads = store.scan_streams(&range).await?;
+        let full = heads.len() as u32 >= range.limit;
+        let Some(last) = heads.last().map(|(s, _)| s.encode()) else { break };
+        let reqs: Vec<ReadReq> = heads.iter().map(|(s, _)| ReadReq { stream: s.clone(), after: 0 }).collect();
+        let slices = store.read_streams(&reqs).await?;
+        for ((stream, _), slice) in heads.into_iter().zip(slices) {
+            report.streams += 1;
+            report.events += slice.events.len() as u64;
+            if slice.head != slice.events.len() as u64 {
+                v.push(Violation::SeqGap {
+                    stream: stream.clone(),
+                    head: slice.head,
+                    events: slice.events.len() as u64,
+                });
+            }
+            let Some(unit_id) = stream.unit() else {
+                let _ = Schema::replay(&slice.events);
+                continue;
+            };
+            if stream.part == Part::Def {
+                defs_seen.insert(unit_id.clone());
+                let ok = match (replay_def(&slice.events), rows.get(&unit_id)) {
+                    (Some((spec, retired)), Some(row)) => {
+                        row.spec == spec && row.retired == retired && row.version == slice.events.len() as u64
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    v.push(Violation::UnitRowMismatch { unit: unit_id });
+                }
+                continue;
+            }
+            let Some(row) = rows.get(&unit_id) else {
+                v.push(Violation::OrphanStream { stream });
+                continue;
+            };
+            let kind = row.spec.kind;
+            let capacity = kind.capacity();
+            let mut roster = Roster::new();
+            for (i, event) in slice.events.iter().enumerate() {
+                let seq = i as Seq + 1;
+                let mut anomalies = Vec::new();
+                roster.extend(seq, core::slice::from_ref(event), &mut anomalies);
+                for a in anomalies {
+                    v.push(Violation::Anomaly { stream: stream.clone(), anomaly: a });
+                }
+                let Event::Booked { booking, qty, span, .. } = event else { continue };
+                found.entry(booking.clone()).or_default().insert(stream.clone());
+                match claims.get(booking) {
+                    None => v.push(Violation::BookingWithoutClaim { stream: stream.clone(), booking: booking.clone() }),
+                    Some(c) if c.unit != unit_id || c.span != *span || c.qty != *qty => {
+                        v.push(Violation::ClaimMismatch { booking: booking.clone(), stream: stream.clone() });
+                    }
+                    Some(_) => {}
+                }
+                // The invariant at the moment the booking was added.
+                let eff = roster.watermark();
+                match kind {
+                    UnitKind::Exclusive => {
+                        let me = roster.live(eff).find(|e| e.booking == *booking);
+                        let other = me.and_then(|me| {
+                            roster.live(eff).find(|e| e.booking != *booking && e.span.overlaps(&me.span))
+                        });
+                        if let Some(other) = other {
+                            v.push(Violation::Overlap {
+                                stream: stream.clone(),
+                                seq,
+                                booking: booking.clone(),
+                                with: other.booking.clone(),
+                            });
+                        }
+                    }
+                    _ => {
+                        let used = roster.used(eff);
+                        if used > u64::from(capacity) {
+                            v.push(Violation::OverCapacity { stream: stream.clone(), seq, used, capacity });
+                        }
+                    }
+                }
+            }
+            let eff = roster.effective_now(now);
+            for e in roster.entries() {
+                let is_live = e.is_live(eff);
+                let slot = live.entry(e.booking.clone()).or_insert((false, false));
+                slot.0 |= is_live;
+                slot.1 |= e.state == crate::roster::BookingState::Confirmed;
+                if is_live {
+                    live_units.insert(unit_id.clone());
+                }
+            }
+            if options.rosters {
+                report.rosters.push(roster_view(stream, &roster, capacity, now));
+            }
+        }
+        if !full {
+            break;
+        }
+        range = range.after(&last);
+    }
+
+    for id in rows.keys() {
+        if !defs_seen.contains(id) {
+            v.push(Violation::UnitRowMismatch { unit: id.clone() });
+        }
+    }
+    for (booking, claim) in &claims {
+        let streams = booking_streams(&claim.unit, &claim.span);
+        let seen = found.get(booking);
+        for s in streams {
+            if !seen.is_some_and(|set| set.contains(&s)) {
+                v.push(Violation::ClaimWithoutBooking { booking: booking.clone(), stream: s });
+            }
+        }
+    }
+    for booking in acknowledged {
+        if !found.contains_key(booking) || !claims.contains_key(booking) {
+            v.push(Violation::MissingAcknowledged { booking: booking.clone() });
+        }
+    }
+    let mut per_actor: BTreeMap<&Actor, u32> = BTreeMap::new();
+    for (booking, (is_live, confirmed)) in &live {
+        if *is_live {
+            report.live_bookings += 1;
+            *per_actor.entry(&booking.actor).or_default() += 1;
+            if *confirmed {
+                report.confirmed += 1;
+            } else {
+                report.held += 1;
+            }
+        }
+    }
+    report.actors_with_multiple_live = per_actor.values().filter(|n| **n > 1).count() as u64;
+    report.units_with_live = live_units.len() as u64;
+    report.violations = v;
+    Ok(report)
+}

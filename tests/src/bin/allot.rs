@@ -1,0 +1,98 @@
+//! `allot`: the native holiday rush and the small races, from a terminal.
+//!
+//! stdout gets exactly one result line; progress goes to stderr, only on a
+//! terminal and only for runs longer than a second. The exit status is 0
+//! only if the run proved its invariant.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use allot_tests::holiday::{self, HolidayParams};
+use allot_tests::scenarios;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "allot", about = "allot's native races: holiday rush, last room, last seat")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sessions race on threads to book one eligible room each, then the
+    /// store is recounted.
+    Holiday {
+        #[arg(long, default_value_t = 20)]
+        hotels: u32,
+        #[arg(long, default_value_t = 50)]
+        rooms_per_hotel: u32,
+        #[arg(long, default_value_t = 1000)]
+        sessions: u64,
+        #[arg(long, default_value_t = 16)]
+        workers: u32,
+        #[arg(long, default_value_t = 32)]
+        window: u32,
+        #[arg(long, default_value_t = 0)]
+        price_min: u32,
+        #[arg(long, default_value_t = u32::MAX)]
+        price_max: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// One room, many sessions: exactly one books it.
+    LastRoom {
+        #[arg(long, default_value_t = 50)]
+        sessions: u64,
+        #[arg(long, default_value_t = 16)]
+        workers: u32,
+    },
+    /// A capacity-1 occurrence, two bookers: one booked, one full.
+    LastSeat,
+}
+
+fn progress(total: u64) -> impl Fn(u64, u64) + Sync {
+    let tty = std::io::stderr().is_terminal();
+    move |done, booked| {
+        if tty {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r  {done}/{total} sessions done, {booked} booked   ");
+            let _ = e.flush();
+        }
+    }
+}
+
+fn finish(line: String, check: Result<(), String>) -> ExitCode {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+    println!("{line}");
+    match check {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("FAILED: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Holiday { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed } => {
+            let p = HolidayParams { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed };
+            holiday::run_memory(&p, &progress(sessions)).map(|r| (r.to_string(), r.check()))
+        }
+        Command::LastRoom { sessions, workers } => {
+            scenarios::last_room(sessions, workers).map(|r| (r.to_string(), r.check()))
+        }
+        Command::LastSeat => scenarios::last_seat().map(|r| (r.to_string(), r.check())),
+    };
+    match outcome {
+        Ok((line, check)) => finish(line, check),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

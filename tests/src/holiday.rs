@@ -1,0 +1,319 @@
+//! The holiday rush: many sessions race on OS threads to book one eligible
+//! hotel room each, through the ordered price index and append-expect, and
+//! the result is recounted from the store.
+//!
+//! Definitions shared with the browser demo (so the two can be compared):
+//! room `r` (0-based, `r < hotels * rooms_per_hotel`) is in hotel
+//! `r / rooms_per_hotel` and has the UInt32 price `(r * 2654435761) mod 2^32`
+//! (so prices cross every byte boundary); a room is eligible when
+//! `price_min <= price <= price_max`. Every session wants one eligible room
+//! for the same stay.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use allot_core::{
+    Allot, BookAnyReq, BookingId, Config, IndexDef, IndexQuery, KeyType, KeyValue, Outcome, Pick, Span, Store,
+    UnitKind, UnitSpec, VerifyOptions, Violation,
+};
+
+/// The stay every session books: days since 1970 of 2026-12-24 to 2026-12-27,
+/// as an interval on each room (rooms are exclusive resources).
+pub const STAY: Span = Span::Interval { start: 20_811, end: 20_814 };
+/// The caller's clock for the run (allot reads none).
+pub const NOW_MS: u64 = 1_797_984_000_000;
+
+/// Knobs of a holiday run, with the defaults of the published benchmark.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolidayParams {
+    pub hotels: u32,
+    pub rooms_per_hotel: u32,
+    pub sessions: u64,
+    pub workers: u32,
+    pub window: u32,
+    pub price_min: u32,
+    pub price_max: u32,
+    pub seed: u64,
+}
+
+impl Default for HolidayParams {
+    fn default() -> Self {
+        Self {
+            hotels: 20,
+            rooms_per_hotel: 50,
+            sessions: 1000,
+            workers: 16,
+            window: 32,
+            price_min: 0,
+            price_max: u32::MAX,
+            seed: 1,
+        }
+    }
+}
+
+impl HolidayParams {
+    pub fn rooms(&self) -> u64 {
+        u64::from(self.hotels) * u64::from(self.rooms_per_hotel)
+    }
+
+    /// Checks the bounds a run needs; an error names the bad flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rooms() == 0 {
+            return Err("--hotels and --rooms-per-hotel must be at least 1".into());
+        }
+        if self.rooms() > 100_000_000 {
+            return Err("at most 100000000 rooms".into());
+        }
+        if self.workers == 0 || self.workers > 1024 {
+            return Err("--workers must be in 1..=1024".into());
+        }
+        if self.window == 0 || self.window > allot_core::limits::WINDOW_LEN_MAX {
+            return Err(format!("--window must be in 1..={}", allot_core::limits::WINDOW_LEN_MAX));
+        }
+        if self.price_min > self.price_max {
+            return Err("--price-min must not be above --price-max".into());
+        }
+        Ok(())
+    }
+}
+
+/// Room `r`'s price: crosses every byte boundary of a UInt32.
+pub fn price(r: u64) -> u32 {
+    (r.wrapping_mul(2_654_435_761) % (1 << 32)) as u32
+}
+
+pub fn room_id(r: u64) -> String {
+    format!("room-{r:08}")
+}
+
+/// The rooms of a run, as units with `hotel` and `price` attributes.
+pub fn room_specs(p: &HolidayParams) -> Vec<UnitSpec> {
+    (0..p.rooms())
+        .map(|r| {
+            let attrs = vec![
+                ("hotel".to_string(), KeyValue::U32((r / u64::from(p.rooms_per_hotel)) as u32)),
+                ("price".to_string(), KeyValue::U32(price(r))),
+            ];
+            UnitSpec::new(&room_id(r), UnitKind::Exclusive, attrs).expect("room ids and attributes are valid")
+        })
+        .collect()
+}
+
+pub fn eligible(p: &HolidayParams) -> u64 {
+    (0..p.rooms()).filter(|&r| (p.price_min..=p.price_max).contains(&price(r))).count() as u64
+}
+
+/// Session `i`'s booking id: the session is the actor, its one request key
+/// makes every retry of it idempotent.
+pub fn session_booking(seed: u64, i: u64) -> BookingId {
+    BookingId::new(&format!("s{seed}-{i}"), "holiday").expect("session ids are valid")
+}
+
+pub fn request(p: &HolidayParams, i: u64) -> BookAnyReq {
+    BookAnyReq {
+        booking: session_booking(p.seed, i),
+        query: IndexQuery::closed("price", KeyValue::U32(p.price_min), KeyValue::U32(p.price_max)),
+        span: STAY,
+        qty: 1,
+        hold: None,
+        pick: Pick::Spread,
+    }
+}
+
+/// The result line's figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HolidayResult {
+    pub sessions: u64,
+    pub rooms: u64,
+    pub eligible: u64,
+    pub booked: u64,
+    pub verified_booked: u64,
+    pub sold_out: u64,
+    pub double_booked: u64,
+    pub read_queries: u64,
+    pub conflicts: u64,
+    pub already_booked: u64,
+    pub failed_sessions: u64,
+    pub wall_secs: f64,
+    /// Invariant violations verify found (all kinds); must be empty.
+    pub violations: Vec<String>,
+}
+
+impl HolidayResult {
+    /// The run is correct: every figure the published benchmark promises.
+    pub fn check(&self) -> Result<(), String> {
+        let want = self.eligible.min(self.sessions);
+        let mut why = Vec::new();
+        if self.booked != self.verified_booked {
+            why.push(format!("booked {} != verified_booked {}", self.booked, self.verified_booked));
+        }
+        if self.booked != want {
+            why.push(format!("booked {} != min(eligible, sessions) {}", self.booked, want));
+        }
+        if self.double_booked != 0 {
+            why.push(format!("double_booked {}", self.double_booked));
+        }
+        if self.failed_sessions != 0 {
+            why.push(format!("failed_sessions {}", self.failed_sessions));
+        }
+        if !self.violations.is_empty() {
+            why.push(format!("violations: {}", self.violations.join("; ")));
+        }
+        if why.is_empty() { Ok(()) } else { Err(why.join(", ")) }
+    }
+}
+
+impl fmt::Display for HolidayResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "holiday_rush_done sessions={} rooms={} eligible={} booked={} verified_booked={} sold_out={} double_booked={} read_queries={} conflicts={} already_booked={} failed_sessions={} wall_secs={:.3}",
+            self.sessions,
+            self.rooms,
+            self.eligible,
+            self.booked,
+            self.verified_booked,
+            self.sold_out,
+            self.double_booked,
+            self.read_queries,
+            self.conflicts,
+            self.already_booked,
+            self.failed_sessions,
+            self.wall_secs
+        )
+    }
+}
+
+/// Defines the price index and the rooms in an empty store.
+pub fn setup<S: Store>(store: &S, p: &HolidayParams) -> Result<(), String> {
+    let mut admin = Allot::new(store);
+    pollster::block_on(async {
+        let def = IndexDef::single("price", "price", KeyType::U32).map_err(|e| e.to_string())?;
+        admin.define_index(&def, NOW_MS).await.map_err(|e| e.to_string())?;
+        admin.define_units(&room_specs(p), NOW_MS).await.map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+#[derive(Default)]
+struct Counters {
+    done: AtomicU64,
+    booked: AtomicU64,
+    sold_out: AtomicU64,
+    errors: AtomicU64,
+    read_queries: AtomicU64,
+    conflicts: AtomicU64,
+    already_booked: AtomicU64,
+}
+
+/// Races the sessions on `p.workers` threads against `store` (already set
+/// up), then recounts. `progress` is called about 4 times a second with
+/// (sessions done, booked) while the run lasts.
+pub fn race<S: Store + Sync>(store: &S, p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> HolidayResult {
+    let next = AtomicU64::new(0);
+    let c = Counters::default();
+    let booked_ids = std::sync::Mutex::new(Vec::new());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..p.workers {
+            scope.spawn(|| {
+                let config = Config { window_len: p.window, ..Config::default() };
+                let mut allot = Allot::with_config(store, config);
+                let mut mine = Vec::new();
+                loop {
+                    // The queue hands out sessions, never rooms: which room a
+                    // session gets is decided by the race.
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= p.sessions {
+                        break;
+                    }
+                    let req = request(p, i);
+                    match pollster::block_on(allot.book_any(&req, NOW_MS)) {
+                        Ok(Outcome::Booked { booking, .. }) => {
+                            c.booked.fetch_add(1, Ordering::Relaxed);
+                            mine.push(booking);
+                        }
+                        Ok(Outcome::SoldOut) => {
+                            c.sold_out.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(other) => {
+                            eprintln!("session {i} ended {other:?}, which a holiday session cannot");
+                            c.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            eprintln!("session {i} failed: {} ({e})", e.code());
+                            c.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    c.done.fetch_add(1, Ordering::Relaxed);
+                }
+                let s = allot.stats();
+                c.read_queries.fetch_add(s.read_queries, Ordering::Relaxed);
+                c.conflicts.fetch_add(s.conflicts, Ordering::Relaxed);
+                c.already_booked.fetch_add(s.already_booked, Ordering::Relaxed);
+                booked_ids.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
+            });
+        }
+        scope.spawn(|| {
+            while c.done.load(Ordering::Relaxed) < p.sessions {
+                std::thread::sleep(Duration::from_millis(50));
+                if started.elapsed() > Duration::from_secs(1) {
+                    progress(c.done.load(Ordering::Relaxed), c.booked.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        });
+    });
+    let wall_secs = started.elapsed().as_secs_f64();
+    let acked = booked_ids.into_inner().unwrap_or_else(|e| e.into_inner());
+    recount(store, p, &c, &acked, wall_secs)
+}
+
+/// Recounts from the store: only what the store holds counts as booked.
+fn recount<S: Store>(store: &S, p: &HolidayParams, c: &Counters, acked: &[BookingId], wall_secs: f64) -> HolidayResult {
+    let eligible = eligible(p);
+    let report = pollster::block_on(allot_core::verify(store, NOW_MS, acked, &VerifyOptions::default()));
+    let (verified_booked, double_booked, free_eligible, violations) = match report {
+        Ok(r) => {
+            let overlapped: std::collections::BTreeSet<_> = r
+                .violations
+                .iter()
+                .filter_map(|v| match v {
+                    Violation::Overlap { stream, .. } => Some(stream.clone()),
+                    _ => None,
+                })
+                .collect();
+            let double = overlapped.len() as u64 + r.actors_with_multiple_live;
+            let violations = r.violations.iter().map(|v| format!("{v:?}")).collect();
+            (r.live_bookings, double, eligible.saturating_sub(r.units_with_live), violations)
+        }
+        Err(e) => (0, 0, eligible, vec![format!("verify failed: {e}")]),
+    };
+    let sold_out = c.sold_out.load(Ordering::Relaxed);
+    let errors = c.errors.load(Ordering::Relaxed);
+    HolidayResult {
+        sessions: p.sessions,
+        rooms: p.rooms(),
+        eligible,
+        booked: c.booked.load(Ordering::Relaxed),
+        verified_booked,
+        sold_out,
+        double_booked,
+        read_queries: c.read_queries.load(Ordering::Relaxed),
+        conflicts: c.conflicts.load(Ordering::Relaxed),
+        already_booked: c.already_booked.load(Ordering::Relaxed),
+        // Ended without a room while an eligible room was still free.
+        failed_sessions: errors + sold_out.min(free_eligible),
+        wall_secs,
+        violations,
+    }
+}
+
+/// Sets up a fresh in-memory store and races.
+pub fn run_memory(p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<HolidayResult, String> {
+    p.validate()?;
+    let store = allot_core::MemStore::new();
+    setup(&store, p)?;
+    Ok(race(&store, p, progress))
+}
