@@ -518,7 +518,11 @@ impl IndexDef {
     pub fn new(name: &str, fields: Vec<IndexField>) -> Result<Self, InputError> {
         check_name(name, "index name")?;
         if fields.is_empty() || fields.len() > INDEX_FIELDS_MAX {
-            return Err(InputError::TooMany { what: "index fields", len: fields.len(), max: INDEX_FIELDS_MAX });
+            return Err(InputError::LimitInvalid {
+                what: "index fields",
+                value: fields.len() as u64,
+                max: INDEX_FIELDS_MAX as u64,
+            });
         }
         for f in &fields {
             check_name(&f.attr, "index field")?;
