@@ -491,6 +491,12 @@ impl<S: Store> Allot<S> {
     ) -> Result<Attempt, BookError> {
         let (commit, outcome) = match decision {
             Decision::Done(o) => return Ok(Attempt::Done(o)),
+            Decision::Claimed => {
+                return match self.replay(booking, fingerprint).await? {
+                    Some(o) => Ok(Attempt::Done(o)),
+                    None => Err(BookError::Store(corrupt("claim", "a booking in a stream has no claim"))),
+                };
+            }
             Decision::Commit { commit, outcome } => (commit, outcome),
         };
         self.stats.commits += 1;
@@ -542,7 +548,12 @@ impl<S: Store> Allot<S> {
         let range = req.query.key_range(&def, window)?;
         let mut attempts = 0u32;
         let mut last = None;
-        for segment in self.segments(&range) {
+        // Best fit scans from the start of the range every time; spreading
+        // bookers resume where they last booked (what lies before was taken
+        // when they passed, and the pass wraps around, so nothing is missed).
+        let segments =
+            if req.pick == Pick::Spread { self.segments(&range, &req.span) } else { alloc::vec![range.clone()] };
+        for segment in segments {
             let mut cur = segment;
             loop {
                 let entries = self.store.scan_index(&cur).await?;
@@ -551,8 +562,12 @@ impl<S: Store> Allot<S> {
                 let full_window = entries.len() as u32 >= cur.limit;
                 if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut attempts, &mut last).await? {
                     if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
-                        self.hint =
-                            Some(Hint { start: range.start.clone(), end: range.end.clone(), key: e.key.clone() });
+                        self.hint = Some(Hint {
+                            start: range.start.clone(),
+                            end: range.end.clone(),
+                            span: req.span,
+                            key: e.key.clone(),
+                        });
                     }
                     return Ok(o);
                 }
@@ -567,9 +582,11 @@ impl<S: Store> Allot<S> {
 
     /// The range split at this client's hint: from the hint to the end, then
     /// from the start to the hint. Together they cover the range once.
-    fn segments(&self, range: &KeyRange) -> Vec<KeyRange> {
+    fn segments(&self, range: &KeyRange, span: &Span) -> Vec<KeyRange> {
         let hint = match &self.hint {
-            Some(h) if h.start == range.start && h.end == range.end && range.contains(&h.key) => h.key.clone(),
+            Some(h) if h.start == range.start && h.end == range.end && h.span == *span && range.contains(&h.key) => {
+                h.key.clone()
+            }
             _ => return alloc::vec![range.clone()],
         };
         let mut first = range.clone();
@@ -702,6 +719,9 @@ impl<S: Store> Allot<S> {
             let (commit, outcome) = match decision {
                 Decision::Done(o) => return Ok(o),
                 Decision::Commit { commit, outcome } => (commit, outcome),
+                Decision::Claimed => {
+                    return Err(ConfirmError::Store(corrupt("decision", "confirm, cancel and release never claim")));
+                }
             };
             self.stats.commits += 1;
             match self.store.commit(&commit).await {
@@ -1171,6 +1191,7 @@ pub fn roster_view(stream: StreamId, r: &Roster, capacity: u32, now: TimeMs) -> 
 struct Hint {
     start: Vec<u8>,
     end: Option<Vec<u8>>,
+    span: Span,
     key: Vec<u8>,
 }
 

@@ -128,7 +128,13 @@ impl Outcome {
 #[derive(Debug)]
 pub enum Decision {
     Done(Outcome),
-    Commit { commit: Commit, outcome: Outcome },
+    /// The booking id is already in a stream: answer from its claim
+    /// (the first outcome, or an idempotency mismatch).
+    Claimed,
+    Commit {
+        commit: Commit,
+        outcome: Outcome,
+    },
 }
 
 /// The largest effective time over `rosters`: see [`Roster::effective_now`].
@@ -161,30 +167,12 @@ pub fn decide_book(
     debug_assert_eq!(streams.len(), rosters.len());
     let id = unit.id();
     let eff = effective_now(rosters, now);
-    if let Some(entry) = rosters.iter().find_map(|r| r.find(ask.booking)) {
-        // The booking is already there: an earlier attempt of this very
-        // request committed (its acknowledgement was lost).
-        let seat = 1;
-        let o = match entry.state {
-            BookingState::Held { expires_at, .. } => Outcome::Held {
-                booking: ask.booking.clone(),
-                unit: id.clone(),
-                span: entry.span,
-                qty: entry.qty,
-                seat,
-                expires_at,
-                replayed: true,
-            },
-            _ => Outcome::Booked {
-                booking: ask.booking.clone(),
-                unit: id.clone(),
-                span: entry.span,
-                qty: entry.qty,
-                seat,
-                replayed: true,
-            },
-        };
-        return Ok(Decision::Done(o));
+    if rosters.iter().any(|r| r.find(ask.booking).is_some()) {
+        // The booking is already there: an earlier attempt of this request
+        // id committed (its acknowledgement was lost, or a racer with the
+        // same id won). Its claim, written in the same commit, says what the
+        // request was and what it got: the caller replays from there.
+        return Ok(Decision::Claimed);
     }
     let capacity = unit.spec.kind.capacity();
     let mut seat = 1;
@@ -222,7 +210,11 @@ pub fn decide_book(
         }
     };
     let event =
-        Event::Booked { booking: ask.booking.clone(), qty: ask.qty, span: ask.span, hold: hold.clone(), at: now };
+        // Stamped with the effective time the decision relied on, not the
+        // caller's `now`: each stream's watermark then covers what this
+        // decision assumed about every other stream it read (a hold treated
+        // as expired on one day stays expired on all of them).
+        Event::Booked { booking: ask.booking.clone(), qty: ask.qty, span: ask.span, hold: hold.clone(), at: eff };
     let mut writes = Vec::with_capacity(streams.len() + 1);
     writes.push(StreamWrite { stream: StreamId::new(id, Part::Def), expected: unit.version, events: Vec::new() });
     for (s, r) in streams.iter().zip(rosters) {
@@ -235,7 +227,7 @@ pub fn decide_book(
         qty: ask.qty,
         hold: hold.clone(),
         seat,
-        at: now,
+        at: eff,
     };
     let outcome = match &hold {
         None => Outcome::Booked {
@@ -310,17 +302,17 @@ pub fn decide_act(
     let live = first.is_live(eff);
     let done = |o| Ok(Decision::Done(o));
     let event = match (act, &state) {
-        (Act::Confirm, BookingState::Held { .. }) if live => Event::Confirmed { booking: b, at: now },
+        (Act::Confirm, BookingState::Held { .. }) if live => Event::Confirmed { booking: b, at: eff },
         (Act::Confirm, BookingState::Held { expires_at, ext_ref }) => {
             return Err(ConfirmError::HoldExpired { booking: b, expires_at: *expires_at, ext_ref: ext_ref.clone() });
         }
         (Act::Confirm, BookingState::Confirmed) => return done(Outcome::Confirmed { booking: b, already: true }),
         (Act::Confirm, _) => return Err(ConfirmError::NotHeld { booking: b, state: first.state_name(eff) }),
-        (Act::Cancel, BookingState::Confirmed) => Event::Cancelled { booking: b, at: now },
-        (Act::Cancel, BookingState::Held { .. }) if live => Event::Cancelled { booking: b, at: now },
+        (Act::Cancel, BookingState::Confirmed) => Event::Cancelled { booking: b, at: eff },
+        (Act::Cancel, BookingState::Held { .. }) if live => Event::Cancelled { booking: b, at: eff },
         // Expired, released or cancelled: it holds nothing any more.
         (Act::Cancel, _) => return done(Outcome::Cancelled { booking: b, already: true }),
-        (Act::Release, BookingState::Held { .. }) if live => Event::Released { booking: b, at: now },
+        (Act::Release, BookingState::Held { .. }) if live => Event::Released { booking: b, at: eff },
         (Act::Release, BookingState::Confirmed) => {
             return Err(ConfirmError::NotHeld { booking: b, state: "confirmed" });
         }

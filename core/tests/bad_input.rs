@@ -147,7 +147,9 @@ fn main_stream() -> StreamId {
     StreamId::new(&u("s"), Part::Main)
 }
 
-fn cases() -> Vec<(&'static str, Box<dyn Fn() -> String>)> {
+type Case = (&'static str, Box<dyn Fn() -> String>);
+
+fn cases() -> Vec<Case> {
     let iv = |start, end| Span::Interval { start, end };
     vec![
         ("R01", Box::new(|| code(UnitId::new("")))),
