@@ -12,6 +12,59 @@ use core::fmt;
 use crate::key::KeyError;
 use crate::model::{BookingId, StreamId};
 
+/// Every code an allot-core error can carry, sorted. A test checks that the
+/// sources use exactly these.
+pub const ERROR_CODES: &[&str] = &[
+    "E_ATTR_TYPE",
+    "E_CAPACITY_TOO_LARGE",
+    "E_CAPACITY_ZERO",
+    "E_COMMIT_EMPTY",
+    "E_CONFLICT",
+    "E_DUPLICATE",
+    "E_EVENT_MALFORMED",
+    "E_FORMAT_VERSION",
+    "E_HOLD_EXPIRED",
+    "E_IDEMPOTENCY_MISMATCH",
+    "E_ID_EMPTY",
+    "E_ID_TOO_LONG",
+    "E_INDEX_EXISTS",
+    "E_KEY_ARITY_MISMATCH",
+    "E_KEY_INVALID_BOOL",
+    "E_KEY_INVALID_ESCAPE",
+    "E_KEY_INVALID_UTF8",
+    "E_KEY_NONCANONICAL_FLOAT",
+    "E_KEY_TRAILING_BYTES",
+    "E_KEY_TRUNCATED",
+    "E_KEY_TYPE_MISMATCH",
+    "E_KIND_CHANGE",
+    "E_LIMIT_INVALID",
+    "E_NAME_INVALID",
+    "E_NOT_FINITE",
+    "E_NOT_HELD",
+    "E_NOT_OWNER",
+    "E_OUTCOME_UNKNOWN",
+    "E_QTY_INVALID",
+    "E_RANGE_ARITY",
+    "E_RECORD_MALFORMED",
+    "E_SEQ_OVERFLOW",
+    "E_SPAN_EMPTY",
+    "E_SPAN_KIND",
+    "E_SPAN_TOO_LONG",
+    "E_STORE_ABORTED",
+    "E_STORE_QUOTA",
+    "E_STORE_UNAVAILABLE",
+    "E_TIME_OUT_OF_RANGE",
+    "E_TOO_MANY",
+    "E_TTL_INVALID",
+    "E_UNIT_EXISTS",
+    "E_UNIT_RETIRED",
+    "E_UNKNOWN_BOOKING",
+    "E_UNKNOWN_INDEX",
+    "E_UNKNOWN_UNIT",
+    "E_VALUE_TOO_LONG",
+    "E_VERSION_CHANGE",
+];
+
 /// Something the caller passed is not acceptable. Nothing was read or written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -583,5 +636,34 @@ into_error!(InputError => Input, DecodeError => Decode, StoreError => Store, Boo
 impl From<KeyError> for Error {
     fn from(e: KeyError) -> Self {
         Self::Input(InputError::Key(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// The list above is what the sources use: no code missing, none stale.
+    #[test]
+    fn error_codes_lists_every_code_in_the_sources() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut found: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for (i, _) in text.match_indices("\"E_") {
+                let code: String = text[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if code.len() > 2 && !code.ends_with('_') {
+                    found.push(code);
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        assert_eq!(found, super::ERROR_CODES);
     }
 }

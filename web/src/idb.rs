@@ -1,0 +1,537 @@
+//! The IndexedDB store: allot's storage contract ([`allot_core::store`]) on
+//! the browser's database, through `indexed_db_futures`.
+//!
+//! Layout (schema version [`SCHEMA_VERSION`]; keys are allot-core's
+//! order-preserving bytes, which IndexedDB compares bytewise):
+//!
+//! | object store | key | value |
+//! |---|---|---|
+//! | `events` | stream key ‖ BE_8(seq) | event bytes |
+//! | `heads` | stream key | last seq (number) |
+//! | `claims` | actor ‖ request key | claim record bytes |
+//! | `units` | unit id | `{ row: unit row bytes, ikeys: [index entry keys] }`, with the multiEntry index `ikeys` |
+//!
+//! Every commit is one `readwrite` transaction over all four stores: it reads
+//! the claims and heads it depends on, and writes only if every claim is
+//! absent and every head is the expected one. IndexedDB serialises readwrite
+//! transactions on overlapping stores across every connection (tabs, workers),
+//! so the check and the write are atomic with respect to every other writer;
+//! no lock or leader in JavaScript is involved.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use allot_core::error::{InputError, StoreError};
+use allot_core::event::{ClaimRecord, Event, UnitRow};
+use allot_core::key;
+use allot_core::model::{BookingId, Seq, StreamId, UnitId};
+use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice};
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The schema version this build creates and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const EVENTS: &str = "events";
+const HEADS: &str = "heads";
+const CLAIMS: &str = "claims";
+const UNITS: &str = "units";
+const IKEYS: &str = "ikeys";
+const ALL_STORES: [&str; 4] = [EVENTS, HEADS, CLAIMS, UNITS];
+
+/// How hard a commit waits for the disk (IndexedDB's transaction
+/// durability hint).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    Relaxed,
+    #[default]
+    Default,
+    Strict,
+}
+
+impl Durability {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "relaxed" => Some(Self::Relaxed),
+            "default" => Some(Self::Default),
+            "strict" => Some(Self::Strict),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to one allot database in IndexedDB.
+#[derive(Debug, Clone)]
+pub struct IdbStore {
+    db: Database,
+    durability: Durability,
+    /// Set when another connection asked for a version change: this one
+    /// closed itself, and every later call fails with `E_VERSION_CHANGE`.
+    closed_by_upgrade: Rc<Cell<bool>>,
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    Uint8Array::from(b).into()
+}
+
+/// Bytes of a binary key or value read back (IndexedDB hands binary keys
+/// back as ArrayBuffer, values as they were stored).
+fn to_vec(v: &JsValue) -> Option<Vec<u8>> {
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Some(a.to_vec());
+    }
+    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Some(Uint8Array::new(b).to_vec());
+    }
+    None
+}
+
+fn corrupt(what: &'static str) -> StoreError {
+    StoreError::Corrupt(allot_core::DecodeError::Malformed { what, reason: "not the bytes allot stored" })
+}
+
+fn event_key(stream: &[u8], seq: Seq) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 8);
+    k.extend_from_slice(stream);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn id_key(id: &UnitId) -> Vec<u8> {
+    let mut k = Vec::new();
+    key::encode_str(id.as_str(), &mut k);
+    k
+}
+
+impl IdbStore {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str, durability: Durability) -> Result<Self, StoreError> {
+        let db = Database::open(name)
+            .with_version(SCHEMA_VERSION)
+            .with_on_upgrade_needed(|event, db| {
+                // Each step takes the schema from one version to the next,
+                // so any older database walks up to the current one.
+                let old = event.old_version() as u32;
+                if old < 1 {
+                    db.create_object_store(EVENTS).build()?;
+                    db.create_object_store(HEADS).build()?;
+                    db.create_object_store(CLAIMS).build()?;
+                    let units = db.create_object_store(UNITS).build()?;
+                    units
+                        .create_index(IKEYS, indexed_db_futures::KeyPath::One(IKEYS))
+                        .with_multi_entry(true)
+                        .build()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(open_error)?;
+        let store = Self { db, durability, closed_by_upgrade: Rc::new(Cell::new(false)) };
+        store.watch_version_changes();
+        Ok(store)
+    }
+
+    /// Closes this connection when another one asks to upgrade the schema
+    /// (a newer tab), so that the upgrade is never blocked by us and our
+    /// callers get a typed error instead of a hang.
+    fn watch_version_changes(&self) {
+        let Ok(mut listener) = self.db.version_changes() else { return };
+        let flag = self.closed_by_upgrade.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if listener.recv().await.is_some() {
+                flag.set(true);
+                listener.db().clone().close();
+            }
+        });
+    }
+
+    /// Closes the connection (pending transactions finish first).
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    pub fn name(&self) -> String {
+        self.db.name()
+    }
+
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed_by_upgrade.get() {
+            return Err(StoreError::VersionChange("another connection upgraded the database; reopen it".into()));
+        }
+        Ok(())
+    }
+
+    fn tx(&self, mode: TransactionMode) -> Result<Transaction<'_>, StoreError> {
+        self.check_open()?;
+        let mut opts = TransactionOptions::new();
+        opts.set_durability(match self.durability {
+            Durability::Relaxed => TransactionDurability::Relaxed,
+            Durability::Default => TransactionDurability::Default,
+            Durability::Strict => TransactionDurability::Strict,
+        });
+        self.db.transaction(ALL_STORES).with_mode(mode).with_options(opts).build().map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: indexed_db_futures::error::Error) -> StoreError {
+        if self.closed_by_upgrade.get() {
+            return StoreError::VersionChange(format!("closed for an upgrade: {e}"));
+        }
+        map_error(e)
+    }
+
+    /// One commit inside an open readwrite transaction: reads first, then
+    /// writes only if every check passed.
+    async fn commit_in(&self, tx: &Transaction<'_>, c: &Commit) -> Result<CommitOutcome, StoreError> {
+        let err = |e| self.error(e);
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let heads = tx.object_store(HEADS).map_err(err)?;
+        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let units = tx.object_store(UNITS).map_err(err)?;
+        // Send every read before awaiting any: IndexedDB pipelines them.
+        let claim_keys: Vec<Vec<u8>> = c.claims.iter().map(|cl| cl.booking.encode()).collect();
+        let stream_keys: Vec<Vec<u8>> = c.writes.iter().map(|w| w.stream.encode()).collect();
+        let mut claim_reqs = Vec::with_capacity(claim_keys.len());
+        for k in &claim_keys {
+            claim_reqs.push(claims.get::<JsValue, _, _>(bytes(k)).primitive().map_err(err)?);
+        }
+        let mut head_reqs = Vec::with_capacity(stream_keys.len());
+        for k in &stream_keys {
+            head_reqs.push(heads.get::<JsValue, _, _>(bytes(k)).primitive().map_err(err)?);
+        }
+        let mut duplicate = None;
+        for (req, cl) in claim_reqs.into_iter().zip(&c.claims) {
+            if let Some(v) = req.await.map_err(err)?
+                && duplicate.is_none()
+            {
+                let existing = ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?;
+                duplicate = Some(CommitOutcome::Duplicate { booking: cl.booking.clone(), existing });
+            }
+        }
+        let mut actual_heads = Vec::with_capacity(head_reqs.len());
+        for req in head_reqs {
+            let v = req.await.map_err(err)?;
+            actual_heads.push(match v {
+                None => 0,
+                Some(v) => v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq,
+            });
+        }
+        if let Some(d) = duplicate {
+            return Ok(d);
+        }
+        for (w, actual) in c.writes.iter().zip(&actual_heads) {
+            if *actual != w.expected {
+                return Ok(CommitOutcome::Conflict { stream: w.stream.clone(), expected: w.expected, actual: *actual });
+            }
+        }
+        // Every check passed: write. Requests go out as they are built; the
+        // transaction's commit waits for all of them.
+        for (w, k) in c.writes.iter().zip(&stream_keys) {
+            if w.events.is_empty() {
+                continue;
+            }
+            for (i, e) in w.events.iter().enumerate() {
+                let seq = w.expected + 1 + i as Seq;
+                events.put(bytes(&e.encode())).with_key(bytes(&event_key(k, seq))).primitive().map_err(err)?;
+            }
+            let head = w.expected + w.events.len() as Seq;
+            heads.put(JsValue::from_f64(head as f64)).with_key(bytes(k)).primitive().map_err(err)?;
+        }
+        for (cl, k) in c.claims.iter().zip(&claim_keys) {
+            claims.put(bytes(&cl.record.encode())).with_key(bytes(k)).primitive().map_err(err)?;
+        }
+        for row in &c.units {
+            let value = Object::new();
+            let ikeys: Array = row.index_keys.iter().map(|k| bytes(k)).collect();
+            Reflect::set(&value, &"row".into(), &bytes(&row.encode())).map_err(|_| corrupt("unit row"))?;
+            Reflect::set(&value, &IKEYS.into(), &ikeys).map_err(|_| corrupt("unit row"))?;
+            units.put(JsValue::from(value)).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
+        }
+        Ok(CommitOutcome::Committed)
+    }
+}
+
+fn open_error(e: indexed_db_futures::error::OpenDbError) -> StoreError {
+    let s = format!("{e}");
+    if s.contains("VersionError") {
+        return StoreError::VersionChange(format!(
+            "the database was created by a newer allot (schema above {SCHEMA_VERSION}): {s}"
+        ));
+    }
+    StoreError::Unavailable(format!("cannot open IndexedDB: {s}"))
+}
+
+fn map_error(e: indexed_db_futures::error::Error) -> StoreError {
+    let s = format!("{e}");
+    if s.contains("QuotaExceeded") {
+        StoreError::QuotaExceeded(s)
+    } else if s.contains("Abort") || s.contains("TransactionInactive") {
+        StoreError::Aborted(s)
+    } else if s.contains("InvalidState") {
+        StoreError::Unavailable(format!("the connection is closed: {s}"))
+    } else {
+        StoreError::Unavailable(s)
+    }
+}
+
+/// `IDBKeyRange` for a byte range `[start, end)`.
+fn key_range(r: &KeyRange) -> Option<indexed_db_futures::KeyRange<JsValue>> {
+    if let Some(end) = &r.end {
+        if end.as_slice() <= r.start.as_slice() {
+            return None; // empty: IndexedDB rejects inverted ranges
+        }
+        return Some(indexed_db_futures::KeyRange::Bound(bytes(&r.start), false, bytes(end), true));
+    }
+    Some(indexed_db_futures::KeyRange::LowerBound(bytes(&r.start), false))
+}
+
+fn direction(r: &KeyRange) -> indexed_db_futures::cursor::CursorDirection {
+    if r.reverse {
+        indexed_db_futures::cursor::CursorDirection::Prev
+    } else {
+        indexed_db_futures::cursor::CursorDirection::Next
+    }
+}
+
+impl Store for IdbStore {
+    async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let heads = tx.object_store(HEADS).map_err(err)?;
+        let mut pending = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            let k = r.stream.encode();
+            let head = heads.get::<JsValue, _, _>(bytes(&k)).primitive().map_err(err)?;
+            let from = event_key(&k, r.after.saturating_add(1));
+            let to = event_key(&k, Seq::MAX);
+            let range = indexed_db_futures::KeyRange::Bound(bytes(&from), false, bytes(&to), false);
+            let all = events.get_all::<JsValue>().with_query::<JsValue, _>(range).primitive().map_err(err)?;
+            pending.push((head, all));
+        }
+        let mut out = Vec::with_capacity(reqs.len());
+        for (head, all) in pending {
+            let head = match head.await.map_err(err)? {
+                None => 0,
+                Some(v) => v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq,
+            };
+            let mut evs = Vec::new();
+            for v in all.await.map_err(err)? {
+                let v = v.map_err(err)?;
+                evs.push(Event::decode(&to_vec(&v).ok_or_else(|| corrupt("event"))?)?);
+            }
+            out.push(StreamSlice { head, events: evs });
+        }
+        Ok(out)
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+        commit.validate()?;
+        let tx = self.tx(TransactionMode::Readwrite)?;
+        let outcome = self.commit_in(&tx, commit).await?;
+        if outcome == CommitOutcome::Committed {
+            tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
+        }
+        // Otherwise the transaction is dropped unwritten (a rollback).
+        Ok(outcome)
+    }
+
+    async fn commit_group(&self, commits: &[Commit]) -> Result<Vec<Result<CommitOutcome, InputError>>, StoreError> {
+        if commits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.tx(TransactionMode::Readwrite)?;
+        let mut out = Vec::with_capacity(commits.len());
+        let mut wrote = false;
+        for c in commits {
+            out.push(match c.validate() {
+                Err(e) => Err(e),
+                // A later commit reads what an earlier one wrote in this
+                // transaction: IndexedDB orders requests within it.
+                Ok(()) => {
+                    let o = self.commit_in(&tx, c).await?;
+                    wrote |= o == CommitOutcome::Committed;
+                    Ok(o)
+                }
+            });
+        }
+        if wrote {
+            tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
+        }
+        Ok(out)
+    }
+
+    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let mut reqs = Vec::with_capacity(ids.len());
+        for id in ids {
+            reqs.push(claims.get::<JsValue, _, _>(bytes(&id.encode())).primitive().map_err(err)?);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for r in reqs {
+            out.push(match r.await.map_err(err)? {
+                None => None,
+                Some(v) => Some(ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let units = tx.object_store(UNITS).map_err(err)?;
+        let mut reqs = Vec::with_capacity(ids.len());
+        for id in ids {
+            reqs.push(units.get::<JsValue, _, _>(bytes(&id_key(id))).primitive().map_err(err)?);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for r in reqs {
+            out.push(match r.await.map_err(err)? {
+                None => None,
+                Some(v) => Some(decode_unit(&v)?),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
+        let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
+        if range.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let units = tx.object_store(UNITS).map_err(err)?;
+        let index = units.index(IKEYS).map_err(err)?;
+        let mut out = Vec::new();
+        let Some(mut cursor) =
+            index.open_key_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
+        else {
+            return Ok(out);
+        };
+        // The first `next_key` yields the current entry, later ones advance.
+        while let Some(k) = cursor.next_key::<JsValue>().await.map_err(err)? {
+            let Some(pk) = cursor.primary_key::<JsValue>().map_err(err)? else { break };
+            let key = to_vec(&k).ok_or_else(|| corrupt("index key"))?;
+            let id = to_vec(&pk).ok_or_else(|| corrupt("unit key"))?;
+            let id: String = key::decode(&id).map_err(|_| corrupt("unit key"))?;
+            let unit = UnitId::new(&id).map_err(|_| corrupt("unit key"))?;
+            out.push(IndexEntry { key, unit });
+            if out.len() >= range.limit as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+        let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let units = tx.object_store(UNITS).map_err(err)?;
+        let mut out = Vec::new();
+        if range.limit == 0 {
+            return Ok(out);
+        }
+        let Some(mut cursor) =
+            units.open_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
+        else {
+            return Ok(out);
+        };
+        loop {
+            let Some(v) = cursor.next_record::<JsValue>().await.map_err(err)? else { break };
+            out.push(decode_unit(&v)?);
+            if out.len() >= range.limit as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
+        let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let heads = tx.object_store(HEADS).map_err(err)?;
+        let mut out = Vec::new();
+        if range.limit == 0 {
+            return Ok(out);
+        }
+        let Some(mut cursor) =
+            heads.open_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
+        else {
+            return Ok(out);
+        };
+        loop {
+            // The record first: it moves the cursor, then the key is its own.
+            let Some(v) = cursor.next_record::<JsValue>().await.map_err(err)? else { break };
+            let k: Option<JsValue> = cursor.key().map_err(err)?;
+            let k = k.and_then(|k| to_vec(&k)).ok_or_else(|| corrupt("stream key"))?;
+            let stream = StreamId::decode(&k)?;
+            let head = v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq;
+            out.push((stream, head));
+            if out.len() >= range.limit as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
+        let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let mut out = Vec::new();
+        if range.limit == 0 {
+            return Ok(out);
+        }
+        let Some(mut cursor) =
+            claims.open_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
+        else {
+            return Ok(out);
+        };
+        loop {
+            // The record first: it moves the cursor, then the key is its own.
+            let Some(v) = cursor.next_record::<JsValue>().await.map_err(err)? else { break };
+            let k: Option<JsValue> = cursor.key().map_err(err)?;
+            let k = k.and_then(|k| to_vec(&k)).ok_or_else(|| corrupt("claim key"))?;
+            let booking = BookingId::decode(&k).map_err(|_| corrupt("claim key"))?;
+            let record = ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?;
+            out.push((booking, record));
+            if out.len() >= range.limit as usize {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn decode_unit(v: &JsValue) -> Result<UnitRow, StoreError> {
+    let row = Reflect::get(v, &"row".into()).map_err(|_| corrupt("unit row"))?;
+    Ok(UnitRow::decode(&to_vec(&row).ok_or_else(|| corrupt("unit row"))?)?)
+}
+
+/// A failed `commit()` of a readwrite transaction: if the browser says it
+/// aborted, nothing was written; anything else leaves the outcome unknown.
+fn commit_error(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Aborted(_) | StoreError::QuotaExceeded(_) | StoreError::VersionChange(_) => e,
+        StoreError::Unavailable(m) => StoreError::OutcomeUnknown(m),
+        other => other,
+    }
+}

@@ -1,0 +1,103 @@
+// The packed npm package, installed in a scratch folder, from Node (ESM):
+// a last-seat race, a small holiday rush and the error contract, on the
+// in-memory store (Node's default).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import init, { open, isAllotError, errorCodes, dropMemory } from 'allot-web';
+
+await init(); // a no-op in Node; the same code runs in browsers
+
+const NOW = 1_797_984_000_000;
+
+test('the default storage in Node is memory', async () => {
+  const db = await open({ name: 'default-storage' });
+  assert.equal(db.storage, 'memory');
+});
+
+test('last seat: two handles race, exactly one books', async () => {
+  for (let round = 0; round < 20; round++) {
+    const name = `last-seat-${round}`;
+    const admin = await open({ name, storage: 'memory' });
+    await admin.defineUnits([{ id: 'tour', kind: 'pool', capacity: 1 }]);
+    const [a, b] = [await open({ name, storage: 'memory' }), await open({ name, storage: 'memory' })];
+    const outcomes = await Promise.all([
+      a.book({ actor: 'ada', key: 'seat', unit: 'tour', now: NOW }),
+      b.book({ actor: 'bob', key: 'seat', unit: 'tour', now: NOW }),
+    ]);
+    const statuses = outcomes.map((o) => o.status).sort();
+    assert.deepEqual(statuses, ['booked', 'full']);
+    const report = await admin.verify({ now: NOW });
+    assert.equal(report.ok, true);
+    assert.equal(report.liveBookings, 1);
+    dropMemory(name);
+  }
+});
+
+test('a small holiday rush books every room once and the recount agrees', async () => {
+  const db = await open({ name: 'holiday', storage: 'memory' });
+  await db.defineIndex({ name: 'price', fields: [{ attr: 'price', type: 'u32' }] });
+  const rooms = 200;
+  const units = [];
+  for (let r = 0; r < rooms; r++) {
+    const price = Number((BigInt(r) * 2654435761n) % 4294967296n);
+    units.push({ id: `room-${r}`, kind: 'exclusive', attrs: { hotel: Math.floor(r / 50), price } });
+  }
+  assert.equal(await db.defineUnits(units), rooms);
+  const stay = { start: 20811, end: 20814 };
+  // 16 "workers" on separate handles, 250 sessions for 200 rooms.
+  const handles = await Promise.all(Array.from({ length: 16 }, () => open({ name: 'holiday', storage: 'memory' })));
+  const sessions = Array.from({ length: 250 }, (_, i) => i);
+  const outcomes = await Promise.all(
+    sessions.map((i) =>
+      handles[i % 16].bookAny({
+        actor: `s1-${i}`, key: 'holiday', index: 'price', lo: 0, hi: 4294967295, hiInclusive: true,
+        span: stay, pick: 'spread', now: NOW,
+      }),
+    ),
+  );
+  const booked = outcomes.filter((o) => o.status === 'booked');
+  assert.equal(booked.length, rooms);
+  assert.equal(outcomes.filter((o) => o.status === 'sold-out').length, 50);
+  assert.equal(new Set(booked.map((o) => o.unit)).size, rooms, 'no room twice');
+  const report = await db.verify({ now: NOW, acknowledged: booked.map((o) => o.booking) });
+  assert.equal(report.ok, true, JSON.stringify(report.violations));
+  assert.equal(report.liveBookings, rooms);
+  assert.equal(report.actorsWithMultipleLive, 0);
+  // Replaying a session books nothing more.
+  const again = await handles[0].bookAny({
+    actor: 's1-0', key: 'holiday', index: 'price', lo: 0, hi: 4294967295, hiInclusive: true,
+    span: stay, pick: 'spread', now: NOW,
+  });
+  assert.equal(again.replayed, true);
+  assert.equal(again.unit, outcomes[0].unit);
+});
+
+test('errors are AllotErrors with a stable code, and the instance survives them', async () => {
+  const db = await open({ name: 'errors', storage: 'memory' });
+  await db.defineUnits([{ id: 'tour', kind: 'pool', capacity: 2 }]);
+  const bad = [
+    [() => db.book({ actor: 'a', key: 'k', unit: 'tour', qty: NaN }), 'E_NOT_FINITE'],
+    [() => db.book({ actor: 'a', key: 'k', unit: 'tour', qty: -3 }), 'E_QTY_INVALID'],
+    [() => db.book({ actor: 'a', key: 'k', unit: 'nope' }), 'E_UNKNOWN_UNIT'],
+    [() => db.book({ actor: 'a'.repeat(100_000), key: 'k', unit: 'tour' }), 'E_ID_TOO_LONG'],
+    [() => db.book({ actor: 'a', key: 'k' }), 'E_INVALID_INPUT'],
+    [() => db.book('tour'), 'E_INVALID_INPUT'],
+    [() => db.defineUnits([{ id: 'p', kind: 'pool', capacity: 0 }]), 'E_CAPACITY_ZERO'],
+  ];
+  for (const [call, code] of bad) {
+    await assert.rejects(call, (e) => {
+      assert.ok(e instanceof Error);
+      assert.ok(isAllotError(e));
+      assert.equal(e.code, code, e.message);
+      assert.ok(errorCodes().includes(e.code));
+      return true;
+    });
+  }
+  const ok = await db.book({ actor: 'a', key: 'k', unit: 'tour', now: NOW });
+  assert.equal(ok.status, 'booked');
+  await db.book({ actor: 'b', key: 'k', unit: 'tour', now: NOW });
+  await assert.rejects(
+    () => db.confirm({ actor: 'a', key: 'k', by: 'mallory', now: NOW }),
+    (e) => e.code === 'E_NOT_OWNER' && e.booking.actor === 'a' && e.by === 'mallory',
+  );
+});

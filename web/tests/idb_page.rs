@@ -1,0 +1,412 @@
+//! The IndexedDB store and the JS API in a page of headless Chromium, on
+//! real IndexedDB: the store conformance suite, a last-seat race between two
+//! connections, persistence across close and reopen, a version change from
+//! another connection, and the bad-input table's JavaScript rows.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use allot_core::conformance;
+use allot_core::{Allot, BookReq, BookingId, Outcome, Span, UnitId, UnitKind, UnitSpec, VerifyOptions};
+use allot_web::api::{self, Db};
+use allot_web::idb::{Durability, IdbStore};
+use common::*;
+use js_sys::Promise;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const NOW: u64 = 1_797_984_000_000;
+
+#[wasm_bindgen_test]
+async fn idb_store_conforms_in_a_page() {
+    let report = conformance::run(&mut Fresh).await;
+    report.assert_ok();
+    assert!(report.passed.len() >= 18, "cases: {:?}", report.passed);
+}
+
+async fn define_tour(store: &IdbStore, capacity: u32) {
+    let spec = UnitSpec::new("tour", UnitKind::Pool { capacity }, vec![]).unwrap();
+    Allot::new(store).define_units(&[spec], NOW).await.unwrap();
+}
+
+fn seat(who: &str) -> BookReq {
+    BookReq {
+        booking: BookingId::new(who, "seat").unwrap(),
+        unit: UnitId::new("tour").unwrap(),
+        span: Span::Whole,
+        qty: 1,
+        hold: None,
+    }
+}
+
+/// Two connections (as two tabs or workers would have) race for the last
+/// seat, many rounds: exactly one books each time, the store agrees, and the
+/// race really reached the store (conflicts happened).
+#[wasm_bindgen_test]
+async fn last_seat_race_between_two_connections() {
+    let mut conflicts = 0;
+    for round in 0..10 {
+        let name = unique("last-seat");
+        let a = IdbStore::open(&name, Durability::Relaxed).await.unwrap();
+        let b = IdbStore::open(&name, Durability::Relaxed).await.unwrap();
+        define_tour(&a, 1).await;
+        let (mut ca, mut cb) = (Allot::new(&a), Allot::new(&b));
+        let (ra, rb) = join2(ca.book(&seat("ada"), NOW), cb.book(&seat("bob"), NOW)).await;
+        let outcomes = [ra.unwrap(), rb.unwrap()];
+        let booked = outcomes.iter().filter(|o| matches!(o, Outcome::Booked { .. })).count();
+        let full = outcomes.iter().filter(|o| matches!(o, Outcome::Full { .. })).count();
+        assert_eq!((booked, full), (1, 1), "round {round}: {outcomes:?}");
+        conflicts += ca.stats().conflicts + cb.stats().conflicts;
+        // Recount through a third, fresh connection.
+        let fresh = IdbStore::open(&name, Durability::Default).await.unwrap();
+        let report = allot_core::verify(&fresh, NOW, &[], &VerifyOptions::default()).await.unwrap();
+        assert!(report.is_ok() && report.live_bookings == 1, "round {round}: {report:?}");
+    }
+    assert!(conflicts > 0, "the two connections never collided: the test did not race");
+}
+
+/// Two connections booking many seats at once: never above capacity.
+#[wasm_bindgen_test]
+async fn many_bookers_never_exceed_capacity() {
+    let name = unique("capacity");
+    let stores: Vec<IdbStore> = {
+        let mut v = Vec::new();
+        for _ in 0..2 {
+            v.push(IdbStore::open(&name, Durability::Relaxed).await.unwrap());
+        }
+        v
+    };
+    define_tour(&stores[0], 5).await;
+    let mut a = Allot::new(&stores[0]);
+    let mut b = Allot::new(&stores[1]);
+    let mut booked = 0;
+    for i in 0..6 {
+        let (ra, rb) = join2(a.book(&seat(&format!("a{i}")), NOW), b.book(&seat(&format!("b{i}")), NOW)).await;
+        booked += [ra.unwrap(), rb.unwrap()].iter().filter(|o| matches!(o, Outcome::Booked { .. })).count();
+    }
+    assert_eq!(booked, 5);
+    let report = allot_core::verify(&stores[0], NOW, &[], &VerifyOptions::default()).await.unwrap();
+    assert!(report.is_ok() && report.live_bookings == 5, "{report:?}");
+}
+
+/// What a connection acknowledged is there for the next connection, after
+/// this one is closed (as after a page reload).
+#[wasm_bindgen_test]
+async fn acknowledged_bookings_survive_close_and_reopen() {
+    let name = unique("reopen");
+    let mut acked = Vec::new();
+    {
+        let store = IdbStore::open(&name, Durability::Strict).await.unwrap();
+        define_tour(&store, 3).await;
+        let mut a = Allot::new(&store);
+        for who in ["ada", "bob", "cy"] {
+            if let Outcome::Booked { booking, .. } = a.book(&seat(who), NOW).await.unwrap() {
+                acked.push(booking);
+            }
+        }
+        store.close();
+    }
+    assert_eq!(acked.len(), 3);
+    let store = IdbStore::open(&name, Durability::Default).await.unwrap();
+    let report = allot_core::verify(&store, NOW, &acked, &VerifyOptions::default()).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.violations);
+    assert_eq!(report.live_bookings, 3);
+    // And the roster refuses a fourth.
+    let o = Allot::new(&store).book(&seat("dee"), NOW).await.unwrap();
+    assert!(matches!(o, Outcome::Full { .. }), "{o:?}");
+}
+
+fn raw_open(name: &str, version: u32) -> Promise {
+    let name = name.to_string();
+    Promise::new(&mut |resolve, reject| {
+        let factory: web_sys::IdbFactory =
+            js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+        let req = factory.open_with_u32(&name, version).unwrap();
+        let r2 = req.clone();
+        let ok = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let db = r2.result().unwrap();
+            let _ = resolve.call1(&JsValue::NULL, &db);
+        });
+        let rej = reject.clone();
+        let err = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = rej.call1(&JsValue::NULL, &"open failed".into());
+        });
+        let blocked = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = reject.call1(&JsValue::NULL, &"blocked by an open connection".into());
+        });
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(err.unchecked_ref()));
+        req.set_onblocked(Some(blocked.unchecked_ref()));
+    })
+}
+
+/// Another tab upgrading the schema closes this connection cleanly: the
+/// upgrade is not blocked, and the next call fails with a typed error
+/// instead of hanging.
+#[wasm_bindgen_test]
+async fn a_version_change_closes_the_connection_with_a_typed_error() {
+    let name = unique("versionchange");
+    let store = IdbStore::open(&name, Durability::Default).await.unwrap();
+    define_tour(&store, 1).await;
+    let newer = within(5000, "the upgrade", raw_open(&name, 2)).await;
+    let newer: web_sys::IdbDatabase =
+        newer.expect("upgrade must not be blocked by allot's connection").unchecked_into();
+    let err = Allot::new(&store).book(&seat("ada"), NOW).await.unwrap_err();
+    assert_eq!(err.code(), "E_VERSION_CHANGE", "{err}");
+    newer.close();
+    // And this build refuses a database from a newer schema, with a type.
+    let err = IdbStore::open(&name, Durability::Default).await.unwrap_err();
+    assert_eq!(err.code(), "E_VERSION_CHANGE", "{err}");
+}
+
+// ---------------------------------------------------------------- JS API
+
+async fn js_db(name: &str) -> Db {
+    let opts = json(&format!(r#"{{ "name": "{name}", "storage": "indexeddb", "durability": "relaxed" }}"#));
+    let db = call(api::open(opts)).await.expect("open");
+    // `Db` comes back as a JS object owning the Rust value.
+    Db::try_from_js(db)
+}
+
+trait FromJs {
+    fn try_from_js(v: JsValue) -> Self;
+}
+
+impl FromJs for Db {
+    fn try_from_js(v: JsValue) -> Self {
+        // wasm-bindgen exported structs convert back from their JS wrapper.
+        use wasm_bindgen::convert::TryFromJsValue;
+        Db::try_from_js_value(v).expect("a Db")
+    }
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        js_sys::Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+fn n(v: f64) -> JsValue {
+    JsValue::from_f64(v)
+}
+
+fn interval(start: f64, end: f64) -> JsValue {
+    obj(&[("start", n(start)), ("end", n(end))])
+}
+
+fn book_on(unit: &str, extra: &[(&str, JsValue)]) -> JsValue {
+    let mut pairs = vec![("actor", s("ann")), ("key", s("k-bad")), ("unit", s(unit)), ("now", n(NOW as f64))];
+    pairs.extend(extra.iter().cloned());
+    // Later keys win, like object spread.
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        js_sys::Reflect::set(&o, &JsValue::from_str(k), &v).unwrap();
+    }
+    o.into()
+}
+
+fn unit_def(extra: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in [("id", s("u-bad")), ("kind", s("exclusive"))].iter().chain(extra.iter()) {
+        js_sys::Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    js_sys::Array::of1(&o).into()
+}
+
+fn table() -> BTreeMap<String, String> {
+    let doc = include_str!("../../docs/bad-input.md");
+    let mut rows = BTreeMap::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() == 6 && cells[1].starts_with('J') && cells[1][1..].chars().all(|c| c.is_ascii_digit()) {
+            rows.insert(cells[1].to_string(), cells[4].trim_matches('`').to_string());
+        }
+    }
+    rows
+}
+
+/// Every J row of docs/bad-input.md, through the JS API on IndexedDB: each
+/// bad input rejects with its code, and afterwards the same instance still
+/// books (no panic killed it, no state was corrupted).
+#[wasm_bindgen_test]
+async fn every_js_row_of_the_bad_input_table_gives_its_code() {
+    let name = unique("bad-input");
+    let db = js_db(&name).await;
+    call(db.define_index(json(r#"{ "name": "price", "fields": [{ "attr": "price", "type": "u32" }] }"#)))
+        .await
+        .unwrap();
+    call(db.define_units(json(
+        r#"[{ "id": "tour", "kind": "pool", "capacity": 2 }, { "id": "t1", "kind": "exclusive", "attrs": { "price": 10 } }]"#,
+    )))
+    .await
+    .unwrap();
+    let hold = obj(&[("ttlMs", n(100.0))]);
+    call(db.book(book_on("t1", &[("span", interval(0.0, 10.0)), ("hold", hold), ("key", s("h1"))]))).await.unwrap();
+    call(db.book(book_on("tour", &[("key", s("reused"))]))).await.unwrap();
+
+    let huge = "x".repeat(1_000_000);
+    let open_with = |o: JsValue| api::open(o);
+    let act = |extra: &[(&str, JsValue)]| {
+        let o = js_sys::Object::new();
+        for (k, v) in [("actor", s("ann")), ("key", s("h1")), ("now", n(NOW as f64 + 1.0))].iter().chain(extra.iter()) {
+            js_sys::Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+        }
+        JsValue::from(o)
+    };
+    let big = js_sys::BigInt::new(&JsValue::from_str("1180591620717411303424")).unwrap();
+    let cases: Vec<(&str, Promise)> = vec![
+        ("J01", open_with(obj(&[("storage", s("disk"))]))),
+        ("J02", open_with(obj(&[("durability", s("maybe"))]))),
+        ("J03", open_with(obj(&[("name", s(""))]))),
+        ("J04", open_with(obj(&[("window", n(0.0))]))),
+        ("J05", open_with(s("hotel"))),
+        ("J06", db.define_units(obj(&[("id", s("x"))]))),
+        ("J07", db.define_units(json(r#"[{ "kind": "exclusive" }]"#))),
+        ("J08", db.define_units(unit_def(&[("id", n(5.0))]))),
+        ("J09", db.define_units(unit_def(&[("kind", s("room"))]))),
+        ("J10", db.define_units(unit_def(&[("kind", s("pool"))]))),
+        ("J11", db.define_units(unit_def(&[("kind", s("pool")), ("capacity", n(-1.0))]))),
+        ("J12", db.define_units(unit_def(&[("kind", s("pool")), ("capacity", n(0.0))]))),
+        ("J13", db.define_units(unit_def(&[("kind", s("pool")), ("capacity", n(1e9))]))),
+        ("J14", db.define_units(unit_def(&[("kind", s("pool")), ("capacity", n(f64::NAN))]))),
+        ("J15", db.define_units(unit_def(&[("kind", s("pool")), ("capacity", n(2.5))]))),
+        ("J16", db.define_units(unit_def(&[("attrs", obj(&[("price", n(f64::NAN))]))]))),
+        ("J17", db.define_units(unit_def(&[("attrs", obj(&[("price", n(f64::INFINITY))]))]))),
+        ("J18", db.define_units(unit_def(&[("attrs", obj(&[("price", obj(&[]))]))]))),
+        ("J19", db.define_units(unit_def(&[("id", s(&huge))]))),
+        ("J20", db.book(json(r#"{ "key": "k", "unit": "tour" }"#))),
+        ("J21", db.book(book_on("tour", &[("actor", s(""))]))),
+        ("J22", db.book(book_on("nope", &[]))),
+        ("J23", db.book(book_on("tour", &[("qty", n(f64::NAN))]))),
+        ("J24", db.book(book_on("tour", &[("qty", n(-1.0))]))),
+        ("J25", db.book(book_on("tour", &[("qty", n(0.0))]))),
+        ("J26", db.book(book_on("tour", &[("qty", n(1.5))]))),
+        ("J27", db.book(book_on("t1", &[("span", interval(5.0, 5.0))]))),
+        ("J28", db.book(book_on("t1", &[("span", obj(&[("start", n(0.0))]))]))),
+        ("J29", db.book(book_on("t1", &[("span", interval(-5.0, 5.0))]))),
+        ("J30", db.book(book_on("t1", &[("span", interval(0.0, 2f64.powi(53)))]))),
+        (
+            "J31",
+            db.book(book_on(
+                "t1",
+                &[("span", obj(&[("start", n(0.0)), ("end", n(1.0)), ("from", n(0.0)), ("to", n(1.0))]))],
+            )),
+        ),
+        ("J32", db.book(book_on("tour", &[("now", n(-1.0))]))),
+        ("J33", db.book(book_on("tour", &[("now", n(f64::INFINITY))]))),
+        ("J34", db.book(book_on("tour", &[("hold", obj(&[("ttlMs", n(0.0))]))]))),
+        ("J35", db.book(book_on("tour", &[("hold", obj(&[]))]))),
+        ("J36", db.book(book_on("tour", &[("unitt", s("tour"))]))),
+        ("J37", db.book(JsValue::NULL)),
+        ("J38", db.book(book_on("t1", &[("key", s("reused")), ("span", interval(20.0, 30.0))]))),
+        ("J39", db.book_any(json(r#"{ "actor": "ann", "key": "any", "index": "nope" }"#))),
+        ("J40", db.book_any(json(r#"{ "actor": "ann", "key": "any", "index": "price", "pick": "random" }"#))),
+        ("J41", db.query(json(r#"{ "index": "price", "lo": "cheap" }"#))),
+        ("J42", db.query(obj(&[("index", s("price")), ("lo", n(2f64.powi(32)))]))),
+        ("J43", db.query(json(r#"{ "index": "price", "limit": 0 }"#))),
+        ("J44", db.query(json(r#"{ "index": "price", "after": "zz" }"#))),
+        ("J45", db.confirm(act(&[("by", s("eve"))]))),
+        ("J46", db.cancel(act(&[("by", s("eve"))]))),
+        ("J47", db.confirm(act(&[("key", s("nope"))]))),
+        ("J48", db.confirm(act(&[("now", n(NOW as f64 + 100.0))]))),
+        ("J49", db.define_index(json(r#"{ "name": "p2", "fields": [{ "attr": "price", "type": "int" }] }"#))),
+        ("J50", db.define_index(json(r#"{ "name": "p3", "fields": [] }"#))),
+        ("J51", db.retire_unit(n(42.0))),
+        ("J52", db.roster(json(r#"{ "unit": "nope" }"#))),
+        ("J53", db.verify(json(r#"{ "acknowledged": "all" }"#))),
+        ("J54", db.define_units(unit_def(&[("attrs", obj(&[("price", big.into())]))]))),
+    ];
+    let rows = table();
+    assert!(rows.len() >= 50, "{} J rows", rows.len());
+    let mut failures = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (id, p) in cases {
+        seen.insert(id);
+        let want = rows.get(id).cloned().unwrap_or_else(|| "no row".into());
+        match call(p).await {
+            Ok(v) => failures.push(format!("{id}: want {want}, resolved with {v:?}")),
+            Err(e) => {
+                let is_error = e.dyn_ref::<js_sys::Error>().is_some_and(|e| e.name() == "AllotError");
+                if code(&e) != want || !is_error {
+                    failures.push(format!("{id}: want AllotError {want}, got {} ({e:?})", code(&e)));
+                }
+            }
+        }
+    }
+    for id in rows.keys() {
+        if !seen.contains(id.as_str()) {
+            failures.push(format!("{id}: a row with no test case"));
+        }
+    }
+    assert!(failures.is_empty(), "bad-input mismatches:\n{}", failures.join("\n"));
+    // The same instance still works: a booking, its replay, and a clean recount.
+    let ok = call(db.book(book_on("tour", &[("key", s("after-all"))]))).await.expect("a valid booking after bad input");
+    assert_eq!(get(&ok, "status").as_string().as_deref(), Some("booked"));
+    let report = call(db.verify(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&report, "ok").as_bool(), Some(true), "{report:?}");
+    db.close();
+}
+
+/// The JS API end to end on IndexedDB: hold, confirm, lifecycle, reconcile.
+#[wasm_bindgen_test]
+async fn js_api_books_holds_and_reconciles_on_indexeddb() {
+    let db = js_db(&unique("js-api")).await;
+    assert_eq!(db.storage(), "indexeddb");
+    call(db.define_index(json(
+        r#"{ "name": "seats", "fields": [{ "attr": "zone", "type": "str" }, { "attr": "seats", "type": "u8" }] }"#,
+    )))
+    .await
+    .unwrap();
+    call(db.define_units(json(
+        r#"[{ "id": "t2", "kind": "exclusive", "attrs": { "zone": "terrace", "seats": 2 } },
+            { "id": "t4", "kind": "exclusive", "attrs": { "zone": "terrace", "seats": 4 } },
+            { "id": "t6", "kind": "exclusive", "attrs": { "zone": "inside", "seats": 6 } }]"#,
+    )))
+    .await
+    .unwrap();
+    // A party of 3 on the terrace gets the 4-seat table (best fit).
+    let party = |who: &str, start: f64| {
+        obj(&[
+            ("actor", s(who)),
+            ("key", s("dinner")),
+            ("index", s("seats")),
+            ("lo", js_sys::Array::of2(&s("terrace"), &n(3.0)).into()),
+            ("hi", s("terrace")),
+            ("hiInclusive", JsValue::TRUE),
+            ("span", interval(start, start + 120.0)),
+            ("now", n(NOW as f64)),
+        ])
+    };
+    let o = call(db.book_any(party("ann", 1140.0))).await.unwrap();
+    assert_eq!(get(&o, "unit").as_string().as_deref(), Some("t4"), "{o:?}");
+    let o = call(db.book_any(party("bob", 1200.0))).await.unwrap();
+    assert_eq!(get(&o, "status").as_string().as_deref(), Some("sold-out"), "{o:?}");
+    // A paid hold that lapses is listed for a refund.
+    let hold = obj(&[("ttlMs", n(1000.0)), ("extRef", s("pi_42"))]);
+    let h =
+        call(db.hold(book_on("t2", &[("key", s("h")), ("span", interval(0.0, 60.0)), ("hold", hold)]))).await.unwrap();
+    assert_eq!(get(&h, "status").as_string().as_deref(), Some("held"));
+    let later = obj(&[("actor", s("ann")), ("key", s("h")), ("now", n(NOW as f64 + 5000.0))]);
+    let e = call(db.confirm(later)).await.unwrap_err();
+    assert_eq!(code(&e), "E_HOLD_EXPIRED");
+    assert_eq!(get(&e, "extRef").as_string().as_deref(), Some("pi_42"));
+    let rec = call(db.reconcile(obj(&[("now", n(NOW as f64 + 5000.0))]))).await.unwrap();
+    let rec: js_sys::Array = rec.unchecked_into();
+    assert_eq!(rec.length(), 1);
+    let life = call(db.lifecycle(s("t2"))).await.unwrap();
+    let types: Vec<String> =
+        life.unchecked_into::<js_sys::Array>().iter().map(|i| get(&i, "type").as_string().unwrap()).collect();
+    assert_eq!(types, ["unit-defined", "held"]);
+    let st = db.stats();
+    // Two commits: the dinner booking and the hold (the rest decided without writing).
+    assert_eq!(get(&st, "commits").as_f64(), Some(2.0), "{st:?}");
+}
