@@ -173,18 +173,18 @@ pub struct RetireReport {
 /// The booking client. See the module documentation.
 #[derive(Debug)]
 pub struct Allot<S> {
-    store: S,
+    pub(crate) store: S,
     pub config: Config,
-    stats: Stats,
+    pub(crate) stats: Stats,
     schema: Option<Schema>,
     units: BTreeMap<UnitId, Arc<UnitRow>>,
     rosters: BTreeMap<StreamId, Roster>,
     /// Where this client last booked in its last auto-assign range: the next
     /// pass starts there, since what lies before was taken when last seen.
-    hint: Option<Hint>,
+    pub(crate) hint: Option<Hint>,
 }
 
-fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
+pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
     StoreError::Corrupt(DecodeError::Malformed { what, reason })
 }
 
@@ -199,7 +199,7 @@ fn anomaly_error(a: &Anomaly) -> StoreError {
     corrupt("stream", reason)
 }
 
-fn spread_hash(b: &BookingId) -> usize {
+pub(crate) fn spread_hash(b: &BookingId) -> usize {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for x in b.actor.as_str().bytes().chain([0]).chain(b.key.as_str().bytes()) {
         h ^= u64::from(x);
@@ -272,7 +272,7 @@ impl BookAnyReq {
     }
 }
 
-fn check_ask(qty: u32, hold: Option<&HoldReq>, span: &Span) -> Result<(), InputError> {
+pub(crate) fn check_ask(qty: u32, hold: Option<&HoldReq>, span: &Span) -> Result<(), InputError> {
     if qty == 0 || qty > CAPACITY_MAX {
         return Err(InputError::QtyInvalid { qty: qty.into(), max: CAPACITY_MAX });
     }
@@ -324,7 +324,7 @@ impl<S: Store> Allot<S> {
     // ---------------------------------------------------------------- observe
 
     /// Brings the cached rosters of `streams` up to date with one read.
-    async fn observe(&mut self, streams: &[StreamId]) -> Result<(), StoreError> {
+    pub(crate) async fn observe(&mut self, streams: &[StreamId]) -> Result<(), StoreError> {
         if self.rosters.len() + streams.len() > self.config.roster_cache_max {
             self.rosters.clear();
         }
@@ -352,7 +352,7 @@ impl<S: Store> Allot<S> {
     }
 
     /// Records a commit this client made in its cache, saving a read.
-    fn note_committed(&mut self, commit: &Commit) {
+    pub(crate) fn note_committed(&mut self, commit: &Commit) {
         for w in &commit.writes {
             if w.events.is_empty() {
                 continue;
@@ -364,13 +364,13 @@ impl<S: Store> Allot<S> {
         }
     }
 
-    fn rosters_of(&self, streams: &[StreamId]) -> Vec<&Roster> {
+    pub(crate) fn rosters_of(&self, streams: &[StreamId]) -> Vec<&Roster> {
         static EMPTY: Roster = Roster::EMPTY;
         streams.iter().map(|s| self.rosters.get(s).unwrap_or(&EMPTY)).collect()
     }
 
     /// The schema, reading the catalog stream's new events first.
-    async fn schema(&mut self) -> Result<&Schema, StoreError> {
+    pub(crate) async fn schema(&mut self) -> Result<&Schema, StoreError> {
         let mut schema = self.schema.take().unwrap_or_default();
         let slice = self.store.read_streams(&[ReadReq { stream: StreamId::catalog(), after: schema.seq }]).await?;
         self.stats.stream_reads += 1;
@@ -385,7 +385,11 @@ impl<S: Store> Allot<S> {
     }
 
     /// Unit rows for `ids` (cached ones reused unless `fresh`).
-    async fn unit_rows(&mut self, ids: &[UnitId], fresh: bool) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
+    pub(crate) async fn unit_rows(
+        &mut self,
+        ids: &[UnitId],
+        fresh: bool,
+    ) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         let missing: Vec<UnitId> = ids.iter().filter(|id| fresh || !self.units.contains_key(*id)).cloned().collect();
         if !missing.is_empty() {
             if self.units.len() + missing.len() > self.config.unit_cache_max {
@@ -410,18 +414,22 @@ impl<S: Store> Allot<S> {
         Ok(ids.iter().map(|id| self.units.get(id).cloned()).collect())
     }
 
-    async fn unit_row(&mut self, id: &UnitId, fresh: bool) -> Result<Option<Arc<UnitRow>>, StoreError> {
+    pub(crate) async fn unit_row(&mut self, id: &UnitId, fresh: bool) -> Result<Option<Arc<UnitRow>>, StoreError> {
         Ok(self.unit_rows(core::slice::from_ref(id), fresh).await?.pop().flatten())
     }
 
     /// The original outcome if `booking` was claimed before; an error if
     /// it was claimed for a different request.
-    async fn replay(&mut self, booking: &BookingId, fingerprint: &[u8]) -> Result<Option<Outcome>, BookError> {
+    pub(crate) async fn replay(
+        &mut self,
+        booking: &BookingId,
+        fingerprint: &[u8],
+    ) -> Result<Option<Outcome>, BookError> {
         let claim = self.store.get_claims(core::slice::from_ref(booking)).await?.pop().flatten();
         claim.map(|c| self.replay_claim(booking, &c, fingerprint)).transpose()
     }
 
-    fn replay_claim(
+    pub(crate) fn replay_claim(
         &mut self,
         booking: &BookingId,
         claim: &ClaimRecord,
@@ -582,7 +590,7 @@ impl<S: Store> Allot<S> {
 
     /// The range split at this client's hint: from the hint to the end, then
     /// from the start to the hint. Together they cover the range once.
-    fn segments(&self, range: &KeyRange, span: &Span) -> Vec<KeyRange> {
+    pub(crate) fn segments(&self, range: &KeyRange, span: &Span) -> Vec<KeyRange> {
         let hint = match &self.hint {
             Some(h) if h.start == range.start && h.end == range.end && h.span == *span && range.contains(&h.key) => {
                 h.key.clone()
@@ -1188,11 +1196,11 @@ pub fn roster_view(stream: StreamId, r: &Roster, capacity: u32, now: TimeMs) -> 
 
 /// Where an auto-assign range was last booked by this client.
 #[derive(Debug)]
-struct Hint {
-    start: Vec<u8>,
-    end: Option<Vec<u8>>,
-    span: Span,
-    key: Vec<u8>,
+pub(crate) struct Hint {
+    pub(crate) start: Vec<u8>,
+    pub(crate) end: Option<Vec<u8>>,
+    pub(crate) span: Span,
+    pub(crate) key: Vec<u8>,
 }
 
 enum Attempt {

@@ -6,6 +6,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod allot;
+mod batch;
 pub mod catalog;
 pub mod conformance;
 pub mod error;

@@ -392,6 +392,36 @@ impl Db {
         })
     }
 
+    /// Auto-assigns many requests at once with group commit (one IndexedDB
+    /// transaction per round instead of one per booking). Resolves to one
+    /// result per request, in order: an `Outcome`, or the `AllotError` that
+    /// request failed with (the others are unaffected).
+    #[wasm_bindgen(js_name = bookAnyMany, unchecked_return_type = "Promise<(Outcome | AllotError)[]>")]
+    pub fn book_any_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "BookAnyRequest[]")] reqs: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{ now?: number } | undefined")] options: JsValue,
+    ) -> Promise {
+        self.run(|inner| async move {
+            let arr = input(js::array(&reqs, "requests", COMMITS_PER_GROUP_MAX))?;
+            let now = input(js::opt_now(&options))?;
+            let mut parsed = Vec::with_capacity(arr.length() as usize);
+            for r in arr.iter() {
+                if !js::field(&input(js::object(&r, "request", &BOOK_ANY_FIELDS[..13]))?, "now").is_undefined() {
+                    return Err(input_error(&js::JsInputError::Shape(
+                        "in bookAnyMany, `now` goes in the options, not in each request".into(),
+                    )));
+                }
+                parsed.push(input(book_any_req(&r))?.0);
+            }
+            let results = inner.with(async |a| a.book_any_many(&parsed, now).await).await?;
+            Ok(js::strings(results.iter().map(|r| match r {
+                Ok(o) => js::outcome_js(o),
+                Err(e) => core_error(&e.clone().into()),
+            })))
+        })
+    }
+
     /// Confirms a live hold (only its owner).
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome>")]
     pub fn confirm(&self, #[wasm_bindgen(unchecked_param_type = "ActRequest")] req: JsValue) -> Promise {

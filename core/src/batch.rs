@@ -1,0 +1,408 @@
+//! Group commit at the booking level: many auto-assign requests decided
+//! together and committed with one [`Store::commit_group`] per round.
+//!
+//! A store with transactions (IndexedDB, PostgreSQL) pays per transaction
+//! far more than per request inside one; deciding a batch against one
+//! observation and committing it in one transaction amortises that cost.
+//! Safety is unchanged: every commit in the group is still an append-expect
+//! on exactly what its decision observed, and succeeds or conflicts on its
+//! own.
+//!
+//! The decision for a group of requests with the same range, span and
+//! quantity walks the range once, window by window, handing each request
+//! the next free candidate; two requests of one round never get units whose
+//! streams overlap (their commits would conflict by construction). A
+//! request whose commit conflicts stays pending and is decided again in the
+//! next round, against the re-read stream. A request ends `SoldOut` only
+//! when its group has walked the whole range and found every unit taken.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::allot::{Allot, BookAnyReq, Hint, Pick, check_ask, corrupt, spread_hash};
+use crate::error::{BookError, InputError, StoreError};
+use crate::event::UnitRow;
+use crate::limits::*;
+use crate::model::*;
+use crate::rules::{self, Ask, Decision, Outcome};
+use crate::store::*;
+
+/// Requests that can share one walk over the index: same range, span, qty,
+/// hold presence and pick.
+#[derive(Debug)]
+struct Group {
+    range: KeyRange,
+    span: Span,
+    pick: Pick,
+    /// Segments of the walk still to scan (the first one in progress).
+    segments: VecDeque<KeyRange>,
+    /// Candidates fetched and not yet found taken, in walk order.
+    candidates: VecDeque<(IndexEntry, Arc<UnitRow>, Vec<StreamId>)>,
+    /// Request positions, in submission order.
+    pending: Vec<usize>,
+}
+
+impl Group {
+    fn walked(&self) -> bool {
+        self.segments.is_empty()
+    }
+}
+
+type Slot = Option<Result<Outcome, BookError>>;
+
+impl<S: Store> Allot<S> {
+    /// Auto-assigns many requests at once: the batch form of
+    /// [`Allot::book_any`], with one group commit per round. Outcomes come
+    /// back in request order; each request succeeds, ends `SoldOut`, or
+    /// fails on its own.
+    pub async fn book_any_many(&mut self, reqs: &[BookAnyReq], now: TimeMs) -> Vec<Result<Outcome, BookError>> {
+        let mut out: Vec<Slot> = (0..reqs.len()).map(|_| None).collect();
+        match self.book_any_many_in(reqs, now, &mut out).await {
+            Ok(()) => {}
+            Err(e) => {
+                for slot in out.iter_mut().filter(|s| s.is_none()) {
+                    *slot = Some(Err(e.clone()));
+                }
+            }
+        }
+        out.into_iter()
+            .map(|s| s.unwrap_or_else(|| Err(BookError::Store(corrupt("batch", "a request got no outcome")))))
+            .collect()
+    }
+
+    async fn book_any_many_in(&mut self, reqs: &[BookAnyReq], now: TimeMs, out: &mut [Slot]) -> Result<(), BookError> {
+        check_time("now", now)?;
+        let window = self.config.window_len;
+        if window == 0 || window > WINDOW_LEN_MAX {
+            return Err(
+                InputError::LimitInvalid { what: "window", value: window.into(), max: WINDOW_LEN_MAX.into() }.into()
+            );
+        }
+        if reqs.len() > COMMITS_PER_GROUP_MAX {
+            return Err(InputError::TooMany {
+                what: "requests in a batch",
+                len: reqs.len(),
+                max: COMMITS_PER_GROUP_MAX,
+            }
+            .into());
+        }
+        let fingerprints: Vec<Vec<u8>> = reqs.iter().map(BookAnyReq::fingerprint).collect();
+        // Shape checks, and a request id twice in one batch is one request.
+        let mut seen = BTreeMap::new();
+        let mut live = Vec::new();
+        for (i, r) in reqs.iter().enumerate() {
+            if let Err(e) = check_ask(r.qty, r.hold.as_ref(), &r.span) {
+                out[i] = Some(Err(e.into()));
+            } else if seen.contains_key(&r.booking) {
+                // The same request id twice: answered like its first
+                // occurrence once that one is decided (below).
+            } else {
+                seen.insert(r.booking.clone(), i);
+                live.push(i);
+            }
+        }
+        // Replays: one read for every claim.
+        self.resolve_claimed(reqs, &fingerprints, &live, out).await?;
+        // Groups sharing a walk.
+        let schema = self.schema().await?.clone();
+        let mut groups: Vec<Group> = Vec::new();
+        for &i in &live {
+            if out[i].is_some() {
+                continue;
+            }
+            let r = &reqs[i];
+            let Some(def) = schema.index(&r.query.index) else {
+                out[i] = Some(Err(BookError::UnknownIndex { index: r.query.index.clone() }));
+                continue;
+            };
+            let range = match r.query.key_range(def, window) {
+                Ok(range) => range,
+                Err(e) => {
+                    out[i] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            let same = |g: &Group| {
+                g.range == range && g.span == r.span && g.pick == r.pick && {
+                    let f = &reqs[g.pending[0]];
+                    f.qty == r.qty && f.hold.is_some() == r.hold.is_some()
+                }
+            };
+            match groups.iter_mut().find(|g| same(g)) {
+                Some(g) => g.pending.push(i),
+                None => {
+                    let segments = if r.pick == Pick::Spread {
+                        self.segments(&range, &r.span).into()
+                    } else {
+                        alloc::vec![range.clone()].into()
+                    };
+                    groups.push(Group {
+                        range,
+                        span: r.span,
+                        pick: r.pick,
+                        segments,
+                        candidates: VecDeque::new(),
+                        pending: alloc::vec![i],
+                    });
+                }
+            }
+        }
+
+        // Units a commit of ours conflicted on: if they turn out taken, we
+        // lost the race for them (counted as already booked).
+        let mut lost: BTreeSet<UnitId> = BTreeSet::new();
+        let mut rounds = 0u32;
+        loop {
+            groups.retain(|g| !g.pending.is_empty());
+            if groups.is_empty() {
+                break;
+            }
+            rounds += 1;
+            if rounds > self.config.commit_attempts_max {
+                for g in &groups {
+                    for &i in &g.pending {
+                        out[i] = Some(Err(BookError::Conflict { stream: StreamId::catalog(), expected: 0, actual: 0 }));
+                    }
+                }
+                break;
+            }
+            // Decide: each pending request takes the next candidate that fits
+            // and whose streams no other commit of this round touches.
+            let mut commits: Vec<Commit> = Vec::new();
+            let mut owners: Vec<(usize, usize, Outcome, IndexEntry)> = Vec::new(); // request, group, outcome, entry
+            let mut taken: BTreeSet<StreamId> = BTreeSet::new();
+            for (gi, g) in groups.iter_mut().enumerate() {
+                let mut still = Vec::new();
+                let pending = core::mem::take(&mut g.pending);
+                let mut next_free = 0usize;
+                for i in pending {
+                    let r = &reqs[i];
+                    let ask = Ask {
+                        booking: &r.booking,
+                        span: r.span,
+                        qty: r.qty,
+                        hold: r.hold.as_ref(),
+                        fingerprint: &fingerprints[i],
+                    };
+                    let mut assigned = false;
+                    loop {
+                        if next_free >= g.candidates.len() {
+                            if g.walked() {
+                                break;
+                            }
+                            self.fetch_window(g, reqs[i].pick, &reqs[i].booking).await?;
+                            continue;
+                        }
+                        let (entry, unit, streams) = &g.candidates[next_free];
+                        if streams.iter().any(|s| taken.contains(s)) {
+                            next_free += 1; // in use this round; free again next round
+                            continue;
+                        }
+                        let decision = rules::decide_book(unit, streams, &self.rosters_of(streams), ask, now)?;
+                        match decision {
+                            Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) => {
+                                // Taken for everybody in this group (same span and qty).
+                                if lost.remove(&entry.unit) {
+                                    self.stats.already_booked += 1;
+                                }
+                                g.candidates.remove(next_free);
+                            }
+                            Decision::Done(o) => {
+                                out[i] = Some(Ok(o));
+                                assigned = true;
+                                break;
+                            }
+                            Decision::Claimed => {
+                                out[i] = Some(match self.replay(&r.booking, &fingerprints[i]).await? {
+                                    Some(o) => Ok(o),
+                                    None => {
+                                        Err(BookError::Store(corrupt("claim", "a booking in a stream has no claim")))
+                                    }
+                                });
+                                assigned = true;
+                                break;
+                            }
+                            Decision::Commit { commit, outcome } => {
+                                taken.extend(streams.iter().cloned());
+                                owners.push((i, gi, outcome, entry.clone()));
+                                commits.push(commit);
+                                next_free += 1;
+                                assigned = true;
+                                break;
+                            }
+                        }
+                    }
+                    if !assigned {
+                        if g.walked() && g.candidates.is_empty() {
+                            out[i] = Some(Ok(Outcome::SoldOut));
+                        } else {
+                            // Every remaining candidate is in use this round.
+                            still.push(i);
+                        }
+                    }
+                }
+                g.pending = still;
+            }
+            if commits.is_empty() {
+                continue;
+            }
+            self.stats.commits += commits.len() as u64;
+            let results = match self.store.commit_group(&commits).await {
+                Ok(r) => r,
+                Err(e) if e.is_retryable() => {
+                    // Some may have landed: their claims say so.
+                    let ids: Vec<usize> = owners.iter().map(|o| o.0).collect();
+                    self.resolve_claimed(reqs, &fingerprints, &ids, out).await?;
+                    for (i, gi, _, _) in owners {
+                        if out[i].is_none() {
+                            groups[gi].pending.push(i);
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if results.len() != commits.len() {
+                return Err(corrupt("commit group", "the store answered a different number of commits").into());
+            }
+            let mut refresh: Vec<StreamId> = Vec::new();
+            let mut fresh_units: Vec<UnitId> = Vec::new();
+            for ((commit, result), (i, gi, outcome, entry)) in commits.iter().zip(results).zip(owners) {
+                match result {
+                    Ok(CommitOutcome::Committed) => {
+                        self.note_committed(commit);
+                        if reqs[i].pick == Pick::Spread {
+                            let g = &groups[gi];
+                            self.hint = Some(Hint {
+                                start: g.range.start.clone(),
+                                end: g.range.end.clone(),
+                                span: g.span,
+                                key: entry.key,
+                            });
+                        }
+                        out[i] = Some(Ok(outcome));
+                    }
+                    Ok(CommitOutcome::Conflict { stream, .. }) => {
+                        self.stats.conflicts += 1;
+                        lost.insert(entry.unit.clone());
+                        if stream.part == Part::Def {
+                            fresh_units.push(entry.unit.clone());
+                        }
+                        refresh.extend(commit.writes.iter().filter(|w| !w.events.is_empty()).map(|w| w.stream.clone()));
+                        groups[gi].pending.push(i);
+                    }
+                    Ok(CommitOutcome::Duplicate { existing, .. }) => {
+                        out[i] = Some(self.replay_claim(&reqs[i].booking, &existing, &fingerprints[i]));
+                    }
+                    Err(e) => out[i] = Some(Err(e.into())),
+                }
+            }
+            // Re-observe what moved before deciding again.
+            if !refresh.is_empty() {
+                self.observe(&refresh).await?;
+            }
+            if !fresh_units.is_empty() {
+                let rows = self.unit_rows(&fresh_units, true).await?;
+                for g in &mut groups {
+                    g.candidates.retain_mut(|(e, unit, _)| match fresh_units.iter().position(|u| *u == e.unit) {
+                        None => true,
+                        Some(k) => match &rows[k] {
+                            Some(row) if !row.retired => {
+                                *unit = row.clone();
+                                true
+                            }
+                            _ => false,
+                        },
+                    });
+                }
+            }
+            for g in &mut groups {
+                g.pending.sort_unstable();
+            }
+        }
+        // Duplicates within the batch answer like their first occurrence.
+        for (i, r) in reqs.iter().enumerate() {
+            if out[i].is_none()
+                && let Some(&first) = seen.get(&r.booking)
+            {
+                out[i] = Some(match &out[first] {
+                    Some(Ok(o)) if fingerprints[first] == fingerprints[i] => Ok(match o.clone() {
+                        Outcome::Booked { booking, unit, span, qty, seat, .. } => {
+                            Outcome::Booked { booking, unit, span, qty, seat, replayed: true }
+                        }
+                        Outcome::Held { booking, unit, span, qty, seat, expires_at, .. } => {
+                            Outcome::Held { booking, unit, span, qty, seat, expires_at, replayed: true }
+                        }
+                        other => other,
+                    }),
+                    Some(Ok(_)) => Err(BookError::IdempotencyMismatch { booking: r.booking.clone() }),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err(BookError::Store(corrupt("batch", "a request got no outcome"))),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers, from their claims, the requests among `ids` made before.
+    async fn resolve_claimed(
+        &mut self,
+        reqs: &[BookAnyReq],
+        fingerprints: &[Vec<u8>],
+        ids: &[usize],
+        out: &mut [Slot],
+    ) -> Result<(), StoreError> {
+        let open: Vec<usize> = ids.iter().copied().filter(|&i| out[i].is_none()).collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        let bookings: Vec<BookingId> = open.iter().map(|&i| reqs[i].booking.clone()).collect();
+        let claims = self.store.get_claims(&bookings).await?;
+        if claims.len() != open.len() {
+            return Err(corrupt("read", "the store answered a different number of claims"));
+        }
+        for (i, claim) in open.into_iter().zip(claims) {
+            if let Some(c) = claim {
+                out[i] = Some(self.replay_claim(&reqs[i].booking, &c, &fingerprints[i]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches the group's next window and observes its candidates.
+    async fn fetch_window(&mut self, g: &mut Group, pick: Pick, first: &BookingId) -> Result<(), StoreError> {
+        let Some(cur) = g.segments.front().cloned() else { return Ok(()) };
+        let entries = self.store.scan_index(&cur).await?;
+        self.stats.read_queries += 1;
+        match entries.last() {
+            Some(last) if entries.len() as u32 >= cur.limit => {
+                if let Some(front) = g.segments.front_mut() {
+                    *front = cur.after(&last.key);
+                }
+            }
+            _ => {
+                g.segments.pop_front();
+            }
+        }
+        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+        let rows = self.unit_rows(&ids, false).await?;
+        let mut fresh = Vec::with_capacity(entries.len());
+        for (entry, row) in entries.into_iter().zip(rows) {
+            let Some(row) = row else { continue };
+            if row.retired || g.span.validate(&row.spec.kind).is_err() {
+                continue;
+            }
+            let streams = booking_streams(row.id(), &g.span);
+            fresh.push((entry, row, streams));
+        }
+        if pick == Pick::Spread && !fresh.is_empty() {
+            let n = fresh.len();
+            fresh.rotate_left(spread_hash(first) % n);
+        }
+        let streams: Vec<StreamId> = fresh.iter().flat_map(|(_, _, s)| s.iter().cloned()).collect();
+        self.observe(&streams).await?;
+        g.candidates.extend(fresh);
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Group commit at the booking level (`Allot::book_any_many`): batches of
+//! auto-assign requests, alone and racing other batches on threads.
+
+use std::sync::Barrier;
+
+use allot_core::*;
+
+const NOW: u64 = 1_797_984_000_000;
+const STAY: Span = Span::Interval { start: 20_811, end: 20_814 };
+
+fn rooms(store: &MemStore, n: u64) {
+    let mut a = Allot::new(store);
+    pollster::block_on(async {
+        a.define_index(&IndexDef::single("price", "price", KeyType::U32).unwrap(), NOW).await.unwrap();
+        let specs: Vec<UnitSpec> = (0..n)
+            .map(|r| {
+                let price = (r.wrapping_mul(2_654_435_761) % (1 << 32)) as u32;
+                UnitSpec::new(
+                    &format!("room-{r:05}"),
+                    UnitKind::Exclusive,
+                    vec![("price".into(), KeyValue::U32(price))],
+                )
+                .unwrap()
+            })
+            .collect();
+        a.define_units(&specs, NOW).await.unwrap();
+    });
+}
+
+fn session(actor: &str, pick: Pick) -> BookAnyReq {
+    BookAnyReq {
+        booking: BookingId::new(actor, "holiday").unwrap(),
+        query: IndexQuery::closed("price", KeyValue::U32(0), KeyValue::U32(u32::MAX)),
+        span: STAY,
+        qty: 1,
+        hold: None,
+        pick,
+    }
+}
+
+fn booked_units(outcomes: &[Result<Outcome, BookError>]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(Outcome::Booked { unit, .. }) => Some(unit.as_str().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_books_distinct_units_then_sells_out() {
+    for pick in [Pick::First, Pick::Spread] {
+        let store = MemStore::new();
+        rooms(&store, 50);
+        let reqs: Vec<BookAnyReq> = (0..70).map(|i| session(&format!("s{i}"), pick)).collect();
+        let mut a = Allot::with_config(&store, Config { window_len: 8, ..Config::default() });
+        let out = pollster::block_on(a.book_any_many(&reqs, NOW));
+        assert_eq!(out.len(), 70);
+        let units = booked_units(&out);
+        let distinct: std::collections::BTreeSet<_> = units.iter().collect();
+        assert_eq!((units.len(), distinct.len()), (50, 50), "{pick:?}");
+        let sold_out = out.iter().filter(|o| matches!(o, Ok(Outcome::SoldOut))).count();
+        assert_eq!(sold_out, 20, "{pick:?}");
+        let acked: Vec<BookingId> = reqs
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| matches!(o, Ok(Outcome::Booked { .. })))
+            .map(|(r, _)| r.booking.clone())
+            .collect();
+        let report = pollster::block_on(verify(&store, NOW, &acked, &VerifyOptions::default())).unwrap();
+        assert!(report.is_ok() && report.live_bookings == 50, "{pick:?}: {report:?}");
+        // Best fit: the first 50 requests got the rooms in price order.
+        if pick == Pick::First {
+            let mut prices: Vec<u32> = Vec::new();
+            for u in &units {
+                let row = pollster::block_on(a.unit(&UnitId::new(u).unwrap())).unwrap();
+                if let Some(KeyValue::U32(p)) = row.spec.attrs.get("price") {
+                    prices.push(*p);
+                }
+            }
+            assert!(prices.windows(2).all(|w| w[0] <= w[1]), "best fit in order: {prices:?}");
+        }
+    }
+}
+
+#[test]
+fn batches_racing_on_threads_never_double_book() {
+    for round in 0..20 {
+        let store = MemStore::new();
+        rooms(&store, 40);
+        let barrier = Barrier::new(4);
+        let results: Vec<Vec<(BookingId, Result<Outcome, BookError>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|w| {
+                    let (store, barrier) = (&store, &barrier);
+                    s.spawn(move || {
+                        let reqs: Vec<BookAnyReq> =
+                            (0..15).map(|i| session(&format!("w{w}-s{i}"), Pick::Spread)).collect();
+                        let mut a = Allot::with_config(store, Config { window_len: 8, ..Config::default() });
+                        barrier.wait();
+                        let out = pollster::block_on(a.book_any_many(&reqs, NOW));
+                        reqs.into_iter().map(|r| r.booking).zip(out).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let all: Vec<_> = results.into_iter().flatten().collect();
+        let units = booked_units(&all.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>());
+        let distinct: std::collections::BTreeSet<_> = units.iter().collect();
+        assert_eq!(units.len(), 40, "round {round}: 60 sessions for 40 rooms");
+        assert_eq!(distinct.len(), 40, "round {round}: a room booked twice");
+        assert_eq!(all.iter().filter(|(_, o)| matches!(o, Ok(Outcome::SoldOut))).count(), 20);
+        let acked: Vec<BookingId> =
+            all.iter().filter(|(_, o)| matches!(o, Ok(Outcome::Booked { .. }))).map(|(b, _)| b.clone()).collect();
+        let report = pollster::block_on(verify(&store, NOW, &acked, &VerifyOptions::default())).unwrap();
+        assert!(report.is_ok(), "round {round}: {:?}", report.violations);
+        assert_eq!((report.live_bookings, report.actors_with_multiple_live), (40, 0));
+    }
+}
+
+#[test]
+fn replays_and_duplicates_in_a_batch_book_once() {
+    let store = MemStore::new();
+    rooms(&store, 10);
+    let mut a = Allot::new(&store);
+    let first = pollster::block_on(a.book_any_many(&[session("ann", Pick::First)], NOW));
+    let Ok(Outcome::Booked { unit, .. }) = &first[0] else { panic!("{first:?}") };
+    // The same request again, twice in one batch, next to a new one.
+    let reqs = [session("ann", Pick::First), session("ann", Pick::First), session("bob", Pick::First)];
+    let out = pollster::block_on(a.book_any_many(&reqs, NOW));
+    for o in &out[..2] {
+        assert!(matches!(o, Ok(Outcome::Booked { unit: u, replayed: true, .. }) if u == unit), "{o:?}");
+    }
+    assert!(matches!(&out[2], Ok(Outcome::Booked { unit: u, replayed: false, .. }) if u != unit), "{:?}", out[2]);
+    // A new id twice in one batch: one booking, the second a replay.
+    let twice = [session("cy", Pick::Spread), session("cy", Pick::Spread)];
+    let out = pollster::block_on(a.book_any_many(&twice, NOW));
+    assert!(matches!(&out[0], Ok(Outcome::Booked { replayed: false, .. })), "{out:?}");
+    assert!(matches!(&out[1], Ok(Outcome::Booked { replayed: true, .. })), "{out:?}");
+    // The same id with another payload in one batch is a mismatch.
+    let mut other = session("dee", Pick::First);
+    other.span = Span::Interval { start: 1, end: 2 };
+    let out = pollster::block_on(a.book_any_many(&[session("dee", Pick::First), other], NOW));
+    assert!(matches!(&out[0], Ok(Outcome::Booked { .. })));
+    assert_eq!(out[1].as_ref().map_err(BookError::code).err(), Some("E_IDEMPOTENCY_MISMATCH"));
+    let report = pollster::block_on(verify(&store, NOW, &[], &VerifyOptions::default())).unwrap();
+    assert!(report.is_ok() && report.live_bookings == 4 && report.actors_with_multiple_live == 0, "{report:?}");
+}
+
+#[test]
+fn bad_requests_in_a_batch_fail_alone() {
+    let store = MemStore::new();
+    rooms(&store, 5);
+    let mut a = Allot::new(&store);
+    let mut bad_qty = session("x", Pick::First);
+    bad_qty.qty = 0;
+    let mut bad_index = session("y", Pick::First);
+    bad_index.query.index = "nope".into();
+    let out = pollster::block_on(a.book_any_many(&[bad_qty, session("ok", Pick::First), bad_index], NOW));
+    assert_eq!(out[0].as_ref().map_err(BookError::code).err(), Some("E_QTY_INVALID"));
+    assert!(matches!(out[1], Ok(Outcome::Booked { .. })));
+    assert_eq!(out[2].as_ref().map_err(BookError::code).err(), Some("E_UNKNOWN_INDEX"));
+}
