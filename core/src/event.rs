@@ -494,9 +494,13 @@ impl<'a> Reader<'a> {
         if n > ATTRS_PER_UNIT_MAX {
             return Err(self.bad("too many attributes"));
         }
-        let mut attrs = Vec::with_capacity(n);
+        let mut attrs: Vec<(String, KeyValue)> = Vec::with_capacity(n);
         for _ in 0..n {
             let name = self.string()?;
+            // One encoding per record: names strictly ascending, as written.
+            if attrs.last().is_some_and(|(prev, _)| *prev >= name) {
+                return Err(self.bad("attributes not in ascending name order"));
+            }
             let ty = self.key_type()?;
             let value = KeyValue::decode_from(ty, Order::Asc, &mut self.r)
                 .map_err(|error| DecodeError::Key { what: self.what, error })?;
@@ -634,6 +638,22 @@ mod tests {
         let end_at = bytes.len() - 1 - 8;
         empty[end_at..end_at + 8].copy_from_slice(&5u64.to_be_bytes());
         assert_eq!(Event::decode(&empty).unwrap_err().code(), "E_EVENT_MALFORMED");
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/record_decode.rs): a row whose
+    /// attributes were not sorted decoded (sorted) and re-encoded to other
+    /// bytes. Decoding now accepts only the one canonical encoding.
+    #[test]
+    fn unsorted_attributes_are_malformed() {
+        let crash: &[u8] = &[
+            1, 1, 0, 1, 0, 0, 0, 220, 0, 1, 108, 108, 108, 106, 108, 1, 0, 1, 0, 0, 1, 1, 1, 3, 1, 0, 1, 0, 1, 1, 108,
+            108, 106, 11, 108, 108, 0, 1, 1, 1, 1, 108, 93, 1, 1, 1, 0, 1, 1, 0, 0,
+        ];
+        assert_eq!(UnitRow::decode(crash).unwrap_err().code(), "E_RECORD_MALFORMED");
+        let spec = UnitSpec::new("u", UnitKind::Exclusive, vec![("b".into(), KeyValue::U8(1)), ("a".into(), KeyValue::U8(2))])
+            .unwrap();
+        let row = UnitRow { spec, version: 1, retired: false, index_keys: vec![] };
+        assert_eq!(UnitRow::decode(&row.encode()), Ok(row));
     }
 
     #[test]
