@@ -521,8 +521,18 @@ impl<S: Store> Allot<S> {
                 Ok(Attempt::Done(self.replay_claim(booking, &existing, fingerprint)?))
             }
             Err(e) if e.is_retryable() => {
-                if let Some(o) = self.replay(booking, fingerprint).await? {
-                    return Ok(Attempt::Done(o));
+                // Did it land? The claim says. If even that cannot be read
+                // after an unknown outcome, the outcome stays unknown: never
+                // report "nothing written" for a commit that may have landed.
+                match self.replay(booking, fingerprint).await {
+                    Ok(Some(o)) => return Ok(Attempt::Done(o)),
+                    Ok(None) => {}
+                    Err(BookError::Store(read)) if matches!(e, StoreError::OutcomeUnknown(_)) => {
+                        return Err(BookError::Store(StoreError::OutcomeUnknown(alloc::format!(
+                            "{e}; checking the request's claim then failed too: {read}"
+                        ))));
+                    }
+                    Err(other) => return Err(other),
                 }
                 // Nothing landed: decide again from a fresh observation.
                 let stream = commit.writes.last().map_or_else(StreamId::catalog, |w| w.stream.clone());
@@ -793,15 +803,19 @@ impl<S: Store> Allot<S> {
                 }],
                 ..Commit::default()
             };
-            match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => {
+            match self.store.commit(&commit).await {
+                Ok(CommitOutcome::Committed) => {
                     defined = true;
                     break;
                 }
-                CommitOutcome::Conflict { stream, expected, actual } => last = Some((stream, expected, actual)),
-                CommitOutcome::Duplicate { .. } => {
+                Ok(CommitOutcome::Conflict { stream, expected, actual }) => last = Some((stream, expected, actual)),
+                Ok(CommitOutcome::Duplicate { .. }) => {
                     return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
                 }
+                // The next attempt reads the catalog: defined (by the lost
+                // attempt) is a no-op, absent is tried again.
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e.into()),
             }
         }
         if !defined {
@@ -837,18 +851,24 @@ impl<S: Store> Allot<S> {
                 }
             }
             if !commit.units.is_empty() {
-                match self.store.commit(&commit).await? {
-                    CommitOutcome::Committed => {}
-                    CommitOutcome::Conflict { stream, expected, actual } => {
+                match self.store.commit(&commit).await {
+                    Ok(CommitOutcome::Committed) => {}
+                    Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
                         attempts += 1;
                         if attempts > self.config.commit_attempts_max {
                             return Err(CatalogError::Conflict { stream, expected, actual });
                         }
                         continue; // re-read this page
                     }
-                    CommitOutcome::Duplicate { .. } => {
+                    Ok(CommitOutcome::Duplicate { .. }) => {
                         return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
                     }
+                    // Re-read the page: rows already rewritten need nothing.
+                    Err(e) if e.is_retryable() && attempts < self.config.commit_attempts_max => {
+                        attempts += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
             }
             if !full {
@@ -893,27 +913,48 @@ impl<S: Store> Allot<S> {
                     });
                     commit.units.push(UnitRow { spec: spec.clone(), version: 1, retired: false, index_keys });
                 }
-                match self.store.commit(&commit).await? {
-                    CommitOutcome::Committed => {
+                match self.store.commit(&commit).await {
+                    Ok(CommitOutcome::Committed) => {
                         defined += chunk.len();
                         break;
                     }
-                    CommitOutcome::Conflict { stream, .. } if !stream.is_catalog() => {
+                    Ok(CommitOutcome::Conflict { stream, .. }) if !stream.is_catalog() => {
+                        // Defined already: by an attempt of this very call
+                        // whose acknowledgement was lost, or identically by
+                        // someone else, which is the same. Anything else is
+                        // a unit that exists.
+                        if self.defined_as_asked(chunk).await? {
+                            defined += chunk.len();
+                            break;
+                        }
                         return Err(CatalogError::UnitExists { unit: String::from(stream.unit_str()) });
                     }
-                    CommitOutcome::Conflict { stream, expected, actual } => {
+                    Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
                         attempts += 1;
                         if attempts > self.config.commit_attempts_max {
                             return Err(CatalogError::Conflict { stream, expected, actual });
                         }
                     }
-                    CommitOutcome::Duplicate { .. } => {
+                    Ok(CommitOutcome::Duplicate { .. }) => {
                         return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
                     }
+                    Err(e) if e.is_retryable() && attempts < self.config.commit_attempts_max => attempts += 1,
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
         Ok(defined)
+    }
+
+    /// Whether every unit of `specs` exists exactly as specified and
+    /// unchanged since its definition.
+    async fn defined_as_asked(&mut self, specs: &[UnitSpec]) -> Result<bool, StoreError> {
+        let ids: Vec<UnitId> = specs.iter().map(|s| s.id.clone()).collect();
+        let rows = self.unit_rows(&ids, true).await?;
+        Ok(specs
+            .iter()
+            .zip(rows)
+            .all(|(spec, row)| row.is_some_and(|r| r.version == 1 && !r.retired && r.spec == *spec)))
     }
 
     /// Replaces a unit's attributes (kind and capacity are fixed: existing
@@ -930,6 +971,11 @@ impl<S: Store> Allot<S> {
             };
             if row.spec.kind != spec.kind {
                 return Err(CatalogError::KindChange { unit: spec.id.to_string() });
+            }
+            if row.spec == *spec {
+                // Already so: a no-op, and what a retry finds after an
+                // attempt whose acknowledgement was lost.
+                return Ok(());
             }
             let index_keys = schema.index_keys(spec)?;
             let commit = Commit {
@@ -949,15 +995,17 @@ impl<S: Store> Allot<S> {
                 }],
                 ..Commit::default()
             };
-            match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => {
+            match self.store.commit(&commit).await {
+                Ok(CommitOutcome::Committed) => {
                     self.units.remove(&spec.id);
                     return Ok(());
                 }
-                CommitOutcome::Conflict { stream, expected, actual } => last = Some((stream, expected, actual)),
-                CommitOutcome::Duplicate { .. } => {
+                Ok(CommitOutcome::Conflict { stream, expected, actual }) => last = Some((stream, expected, actual)),
+                Ok(CommitOutcome::Duplicate { .. }) => {
                     return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
                 }
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e.into()),
             }
         }
         let (stream, expected, actual) = last.unwrap_or((StreamId::catalog(), 0, 0));
@@ -971,9 +1019,13 @@ impl<S: Store> Allot<S> {
     pub async fn retire_unit(&mut self, id: &UnitId, now: TimeMs) -> Result<RetireReport, CatalogError> {
         check_time("now", now)?;
         let mut last = None;
+        // Set when an attempt's outcome was lost: finding the unit retired
+        // then is (most likely) our own doing, and reported as done.
+        let mut maybe_landed = false;
         for _ in 0..self.config.commit_attempts_max {
             let row = match self.unit_row(id, true).await? {
                 None => return Err(CatalogError::UnknownUnit { unit: id.to_string() }),
+                Some(r) if r.retired && maybe_landed => return self.retire_report(id, now).await,
                 Some(r) if r.retired => return Err(CatalogError::UnitRetired { unit: id.to_string() }),
                 Some(r) => r,
             };
@@ -991,31 +1043,39 @@ impl<S: Store> Allot<S> {
                 }],
                 ..Commit::default()
             };
-            match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => {
+            match self.store.commit(&commit).await {
+                Ok(CommitOutcome::Committed) => {
                     self.units.remove(id);
-                    let views = self.roster(id, None, now).await.map_err(|e| match e {
-                        QueryError::Store(s) => CatalogError::Store(s),
-                        QueryError::Input(i) => CatalogError::Input(i),
-                        _ => CatalogError::UnknownUnit { unit: id.to_string() },
-                    })?;
-                    let live_bookings = views
-                        .iter()
-                        .flat_map(|v| v.entries.iter())
-                        .filter(|e| matches!(e.state, "held" | "confirmed"))
-                        .map(|e| &e.booking)
-                        .collect::<alloc::collections::BTreeSet<_>>()
-                        .len() as u64;
-                    return Ok(RetireReport { unit: id.clone(), live_bookings });
+                    return self.retire_report(id, now).await;
                 }
-                CommitOutcome::Conflict { stream, expected, actual } => last = Some((stream, expected, actual)),
-                CommitOutcome::Duplicate { .. } => {
+                Ok(CommitOutcome::Conflict { stream, expected, actual }) => last = Some((stream, expected, actual)),
+                Ok(CommitOutcome::Duplicate { .. }) => {
                     return Err(corrupt("commit", "a commit without claims was called a duplicate").into());
                 }
+                Err(e) if e.is_retryable() => maybe_landed |= matches!(e, StoreError::OutcomeUnknown(_)),
+                Err(e) => return Err(e.into()),
             }
         }
         let (stream, expected, actual) = last.unwrap_or((StreamId::new(id, Part::Def), 0, 0));
         Err(CatalogError::Conflict { stream, expected, actual })
+    }
+
+    /// How many live bookings a just-retired unit still carries.
+    async fn retire_report(&mut self, id: &UnitId, now: TimeMs) -> Result<RetireReport, CatalogError> {
+        self.units.remove(id);
+        let views = self.roster(id, None, now).await.map_err(|e| match e {
+            QueryError::Store(s) => CatalogError::Store(s),
+            QueryError::Input(i) => CatalogError::Input(i),
+            _ => CatalogError::UnknownUnit { unit: id.to_string() },
+        })?;
+        let live_bookings = views
+            .iter()
+            .flat_map(|v| v.entries.iter())
+            .filter(|e| matches!(e.state, "held" | "confirmed"))
+            .map(|e| &e.booking)
+            .collect::<alloc::collections::BTreeSet<_>>()
+            .len() as u64;
+        Ok(RetireReport { unit: id.clone(), live_bookings })
     }
 
     // ---------------------------------------------------------------- read

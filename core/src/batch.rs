@@ -253,7 +253,16 @@ impl<S: Store> Allot<S> {
                 Err(e) if e.is_retryable() => {
                     // Some may have landed: their claims say so.
                     let ids: Vec<usize> = owners.iter().map(|o| o.0).collect();
-                    self.resolve_claimed(reqs, &fingerprints, &ids, out).await?;
+                    if let Err(read) = self.resolve_claimed(reqs, &fingerprints, &ids, out).await {
+                        // Never "nothing written" for what may have landed.
+                        return Err(match e {
+                            StoreError::OutcomeUnknown(_) => StoreError::OutcomeUnknown(alloc::format!(
+                                "{e}; checking the requests' claims then failed too: {read}"
+                            )),
+                            _ => read,
+                        }
+                        .into());
+                    }
                     for (i, gi, _, _) in owners {
                         if out[i].is_none() {
                             groups[gi].pending.push(i);

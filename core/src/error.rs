@@ -232,10 +232,11 @@ impl fmt::Display for DecodeError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The store cannot be reached (closed database, lost connection before
-    /// the request was sent). Nothing was written.
+    /// The store cannot be reached (closed database, no connection): the
+    /// request was never sent. Nothing was written.
     Unavailable(String),
-    /// The transaction was aborted. Nothing was written; retrying is safe.
+    /// The transaction was rolled back, or its connection was lost before
+    /// the commit was sent. Nothing was written; retrying is safe.
     Aborted(String),
     /// A commit may or may not have been applied (connection lost while
     /// committing). Retrying with the same request key is safe: the claim

@@ -27,6 +27,16 @@
 //! commit survives everything the store promises to survive (a page reload for
 //! IndexedDB, a server restart for PostgreSQL).
 //!
+//! **A guard is a write for concurrency, a read for data.** A zero-event
+//! write must conflict with any concurrent commit that appends to its stream
+//! (including one that creates the stream while the guard expects 0), exactly
+//! as an appending write would: two commits that each guard the stream the
+//! other appends to can never both apply. Bookings guard their unit's
+//! definition stream and retirements append to it, so a store whose guards
+//! only read (write skew under snapshot isolation or READ COMMITTED) lets a
+//! booking land on a retired unit. A SQL store makes the guard a conditional
+//! write of the head (`UPDATE ... SET head = head WHERE head = expected`).
+//!
 //! [`Store::commit_group`] submits many independent commits at once, in one
 //! storage transaction where the store has transactions: each succeeds or
 //! conflicts on its own, and the result is as if they were applied one after
