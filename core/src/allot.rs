@@ -390,28 +390,36 @@ impl<S: Store> Allot<S> {
         ids: &[UnitId],
         fresh: bool,
     ) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
-        let missing: Vec<UnitId> = ids.iter().filter(|id| fresh || !self.units.contains_key(*id)).cloned().collect();
-        if !missing.is_empty() {
-            if self.units.len() + missing.len() > self.config.unit_cache_max {
-                self.units.clear();
-            }
-            let rows = self.store.get_units(&missing).await?;
-            if rows.len() != missing.len() {
-                return Err(corrupt("read", "the store answered a different number of units"));
-            }
-            for (id, row) in missing.into_iter().zip(rows) {
-                match row {
-                    Some(row) if *row.id() == id => {
-                        self.units.insert(id, Arc::new(row));
-                    }
-                    Some(_) => return Err(corrupt("unit row", "a row has another unit's id")),
-                    None => {
-                        self.units.remove(&id);
-                    }
+        // The answer is built before the cache is touched: clearing the
+        // cache to make room must never lose a row this very call needs.
+        let mut out: Vec<Option<Arc<UnitRow>>> =
+            ids.iter().map(|id| if fresh { None } else { self.units.get(id).cloned() }).collect();
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let wanted: Vec<UnitId> = missing.iter().map(|&i| ids[i].clone()).collect();
+        let rows = self.store.get_units(&wanted).await?;
+        if rows.len() != wanted.len() {
+            return Err(corrupt("read", "the store answered a different number of units"));
+        }
+        if self.units.len() + wanted.len() > self.config.unit_cache_max {
+            self.units.clear();
+        }
+        for (i, row) in missing.into_iter().zip(rows) {
+            match row {
+                Some(row) if *row.id() == ids[i] => {
+                    let row = Arc::new(row);
+                    self.units.insert(ids[i].clone(), row.clone());
+                    out[i] = Some(row);
+                }
+                Some(_) => return Err(corrupt("unit row", "a row has another unit's id")),
+                None => {
+                    self.units.remove(&ids[i]);
                 }
             }
         }
-        Ok(ids.iter().map(|id| self.units.get(id).cloned()).collect())
+        Ok(out)
     }
 
     pub(crate) async fn unit_row(&mut self, id: &UnitId, fresh: bool) -> Result<Option<Arc<UnitRow>>, StoreError> {
@@ -456,6 +464,7 @@ impl<S: Store> Allot<S> {
         let streams = booking_streams(&req.unit, &req.span);
         let mut fresh_unit = false;
         let mut last = None;
+        let mut unknown = false;
         for _ in 0..self.config.commit_attempts_max {
             let unit = match self.unit_row(&req.unit, fresh_unit).await? {
                 None => return Err(BookError::UnknownUnit { unit: req.unit.to_string() }),
@@ -482,9 +491,13 @@ impl<S: Store> Allot<S> {
                     fresh_unit = stream.part == Part::Def;
                     last = Some((stream, expected, actual));
                 }
+                Attempt::Retry { unknown: u } => {
+                    unknown |= u;
+                    fresh_unit = true;
+                }
             }
         }
-        let (stream, expected, actual) = last.unwrap_or((StreamId::new(&req.unit, Part::Main), 0, 0));
+        let (stream, expected, actual) = gave_up(unknown, last, StreamId::new(&req.unit, Part::Main))?;
         Err(BookError::Conflict { stream, expected, actual })
     }
 
@@ -534,9 +547,8 @@ impl<S: Store> Allot<S> {
                     }
                     Err(other) => return Err(other),
                 }
-                // Nothing landed: decide again from a fresh observation.
-                let stream = commit.writes.last().map_or_else(StreamId::catalog, |w| w.stream.clone());
-                Ok(Attempt::Conflict { stream, expected: 0, actual: 0 })
+                // Not landed, so far: decide again from a fresh observation.
+                Ok(Attempt::Retry { unknown: matches!(e, StoreError::OutcomeUnknown(_)) })
             }
             Err(e) => Err(e.into()),
         }
@@ -564,8 +576,7 @@ impl<S: Store> Allot<S> {
             return Err(BookError::UnknownIndex { index: req.query.index.clone() });
         };
         let range = req.query.key_range(&def, window)?;
-        let mut attempts = 0u32;
-        let mut last = None;
+        let mut tries = Tries::default();
         // Best fit scans from the start of the range every time; spreading
         // bookers resume where they last booked (what lies before was taken
         // when they passed, and the pass wraps around, so nothing is missed).
@@ -578,7 +589,7 @@ impl<S: Store> Allot<S> {
                 self.stats.read_queries += 1;
                 let Some(last_key) = entries.last().map(|e| e.key.clone()) else { break };
                 let full_window = entries.len() as u32 >= cur.limit;
-                if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut attempts, &mut last).await? {
+                if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut tries).await? {
                     if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
                         self.hint = Some(Hint {
                             start: range.start.clone(),
@@ -630,8 +641,7 @@ impl<S: Store> Allot<S> {
         entries: &[IndexEntry],
         fingerprint: &[u8],
         now: TimeMs,
-        attempts: &mut u32,
-        last: &mut Option<(StreamId, u64, u64)>,
+        tries: &mut Tries,
     ) -> Result<Option<Outcome>, BookError> {
         // Candidates in the order they are tried. Spread rotates the window
         // by the booking id, so that concurrent bookers start at different
@@ -679,18 +689,22 @@ impl<S: Store> Allot<S> {
                         }
                         break; // taken: next candidate
                     }
-                    *attempts += 1;
-                    if *attempts > self.config.commit_attempts_max {
-                        let (stream, expected, actual) =
-                            last.clone().unwrap_or((StreamId::new(unit.id(), Part::Main), 0, 0));
+                    tries.count += 1;
+                    if tries.count > self.config.commit_attempts_max {
+                        let fallback = StreamId::new(unit.id(), Part::Main);
+                        let (stream, expected, actual) = gave_up(tries.unknown, tries.last.clone(), fallback)?;
                         return Err(BookError::Conflict { stream, expected, actual });
                     }
                     match self.try_commit(decision, &req.booking, fingerprint).await? {
                         Attempt::Done(o) => return Ok(Some(o)),
+                        Attempt::Retry { unknown } => {
+                            tries.unknown |= unknown;
+                            self.observe(&streams).await?;
+                        }
                         Attempt::Conflict { stream, expected, actual } => {
                             lost_race = true;
                             let def_moved = stream.part == Part::Def;
-                            *last = Some((stream, expected, actual));
+                            tries.last = Some((stream, expected, actual));
                             if def_moved {
                                 match self.unit_row(&unit.id().clone(), true).await? {
                                     Some(u) if !u.retired => unit = u,
@@ -731,6 +745,7 @@ impl<S: Store> Allot<S> {
         };
         let streams = booking_streams(&claim.unit, &claim.span);
         let mut last = None;
+        let mut unknown = false;
         for _ in 0..self.config.commit_attempts_max {
             self.observe(&streams).await?;
             let decision = rules::decide_act(act, &req.booking, &req.by, &streams, &self.rosters_of(&streams), now)?;
@@ -759,11 +774,19 @@ impl<S: Store> Allot<S> {
                 }
                 // A transition is idempotent by state: the next observation
                 // shows whether the lost commit landed.
-                Err(e) if e.is_retryable() => {}
+                Err(e) if e.is_retryable() => unknown |= matches!(e, StoreError::OutcomeUnknown(_)),
                 Err(e) => return Err(e.into()),
             }
         }
-        let (stream, expected, actual) = last.unwrap_or((StreamId::new(&claim.unit, Part::Main), 0, 0));
+        if unknown {
+            // One last look: the lost commit may have landed by now.
+            self.observe(&streams).await?;
+            let decision = rules::decide_act(act, &req.booking, &req.by, &streams, &self.rosters_of(&streams), now)?;
+            if let Decision::Done(o) = decision {
+                return Ok(o);
+            }
+        }
+        let (stream, expected, actual) = gave_up(unknown, last, StreamId::new(&claim.unit, Part::Main))?;
         Err(ConfirmError::Conflict { stream, expected, actual })
     }
 
@@ -1263,7 +1286,43 @@ pub(crate) struct Hint {
     pub(crate) key: Vec<u8>,
 }
 
+/// Commit attempts of one request so far.
+#[derive(Debug, Default)]
+struct Tries {
+    count: u32,
+    /// Some attempt's outcome was lost (it may still land).
+    unknown: bool,
+    last: Option<(StreamId, Seq, Seq)>,
+}
+
 enum Attempt {
     Done(Outcome),
-    Conflict { stream: StreamId, expected: Seq, actual: Seq },
+    Conflict {
+        stream: StreamId,
+        expected: Seq,
+        actual: Seq,
+    },
+    /// The store failed retryably and the claim says it did not land (yet):
+    /// decide again. `unknown`: the commit may still land later.
+    Retry {
+        unknown: bool,
+    },
+}
+
+/// What every attempt being used up means: a conflict if every failed
+/// attempt is known not to have written; otherwise the outcome is unknown (a
+/// commit whose acknowledgement was lost may land after its claim was
+/// checked), and saying "conflict, nothing written" would be a lie.
+fn gave_up(
+    unknown: bool,
+    last: Option<(StreamId, Seq, Seq)>,
+    fallback: StreamId,
+) -> Result<(StreamId, Seq, Seq), StoreError> {
+    if unknown {
+        return Err(StoreError::OutcomeUnknown(
+            "attempts used up after a commit whose outcome was lost: it may still land; retry with the same request key"
+                .into(),
+        ));
+    }
+    Ok(last.unwrap_or((fallback, 0, 0)))
 }

@@ -152,6 +152,10 @@ impl<S: Store> Allot<S> {
         // Units a commit of ours conflicted on: if they turn out taken, we
         // lost the race for them (counted as already booked).
         let mut lost: BTreeSet<UnitId> = BTreeSet::new();
+        // Requests one of whose commits had its outcome lost, and the last
+        // conflict each met: what to report if the rounds run out.
+        let mut unknown: BTreeSet<usize> = BTreeSet::new();
+        let mut last_conflict: BTreeMap<usize, (StreamId, Seq, Seq)> = BTreeMap::new();
         let mut rounds = 0u32;
         loop {
             groups.retain(|g| !g.pending.is_empty());
@@ -162,7 +166,19 @@ impl<S: Store> Allot<S> {
             if rounds > self.config.commit_attempts_max {
                 for g in &groups {
                     for &i in &g.pending {
-                        out[i] = Some(Err(BookError::Conflict { stream: StreamId::catalog(), expected: 0, actual: 0 }));
+                        // A request whose commit's outcome was lost may still
+                        // land: that is unknown, never "conflict, nothing written".
+                        out[i] = Some(Err(if unknown.contains(&i) {
+                            BookError::Store(StoreError::OutcomeUnknown(
+                                "attempts used up after a commit whose outcome was lost: it may still land; \
+                                 retry with the same request key"
+                                    .into(),
+                            ))
+                        } else {
+                            let (stream, expected, actual) =
+                                last_conflict.get(&i).cloned().unwrap_or((StreamId::catalog(), 0, 0));
+                            BookError::Conflict { stream, expected, actual }
+                        }));
                     }
                 }
                 break;
@@ -263,8 +279,12 @@ impl<S: Store> Allot<S> {
                         }
                         .into());
                     }
+                    let lost_ack = matches!(e, StoreError::OutcomeUnknown(_));
                     for (i, gi, _, _) in owners {
                         if out[i].is_none() {
+                            if lost_ack {
+                                unknown.insert(i);
+                            }
                             groups[gi].pending.push(i);
                         }
                     }
@@ -292,9 +312,10 @@ impl<S: Store> Allot<S> {
                         }
                         out[i] = Some(Ok(outcome));
                     }
-                    Ok(CommitOutcome::Conflict { stream, .. }) => {
+                    Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
                         self.stats.conflicts += 1;
                         lost.insert(entry.unit.clone());
+                        last_conflict.insert(i, (stream.clone(), expected, actual));
                         if stream.part == Part::Def {
                             fresh_units.push(entry.unit.clone());
                         }

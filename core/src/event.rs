@@ -650,8 +650,9 @@ mod tests {
             108, 106, 11, 108, 108, 0, 1, 1, 1, 1, 108, 93, 1, 1, 1, 0, 1, 1, 0, 0,
         ];
         assert_eq!(UnitRow::decode(crash).unwrap_err().code(), "E_RECORD_MALFORMED");
-        let spec = UnitSpec::new("u", UnitKind::Exclusive, vec![("b".into(), KeyValue::U8(1)), ("a".into(), KeyValue::U8(2))])
-            .unwrap();
+        let spec =
+            UnitSpec::new("u", UnitKind::Exclusive, vec![("b".into(), KeyValue::U8(1)), ("a".into(), KeyValue::U8(2))])
+                .unwrap();
         let row = UnitRow { spec, version: 1, retired: false, index_keys: vec![] };
         assert_eq!(UnitRow::decode(&row.encode()), Ok(row));
     }

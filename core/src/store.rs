@@ -42,9 +42,15 @@
 //! conflicts on its own, and the result is as if they were applied one after
 //! another in order (a later commit sees an earlier one's writes).
 //!
-//! Reads need not be snapshots across calls: everything allot decides from a
-//! read is checked again by append-expect at commit. Within one call a stream
-//! slice must be consistent (its events and head from the same state).
+//! Reads need not be snapshots across calls: every write allot decides from a
+//! read is checked again by append-expect at commit. But reads must be
+//! **fresh and monotonic**: a read reflects at least every commit
+//! acknowledged before it started (outcomes decided without a write, such as
+//! full, sold out, overlap or an expired hold, rely on it), and a store handle
+//! never reads an older state than it read or wrote before, across calls and
+//! across keyspaces (a claim is never missing after its stream's events were
+//! seen). Within one call a stream slice must be consistent (its events and
+//! head from the same state).
 //!
 //! Methods are `async` so that stores can be asynchronous (IndexedDB in a
 //! browser, a server database); the futures are not required to be `Send`.
