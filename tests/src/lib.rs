@@ -4,3 +4,4 @@
 
 pub mod holiday;
 pub mod scenarios;
+pub mod sim;
