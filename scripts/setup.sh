@@ -5,6 +5,7 @@
 #   scripts/setup.sh            everything
 #   scripts/setup.sh rust       the Rust targets only
 #   scripts/setup.sh web        + wasm-bindgen-cli, Chromium + ChromeDriver, JS tools
+#   scripts/setup.sh postgres   PostgreSQL from Debian, if missing
 #
 # Versions: ../shared/TOOLCHAIN.md (wasm-bindgen-cli must equal the crate's
 # pinned =0.2.130; trunk 0.22 needs a newer rustc than 1.95; Debian's wasm-opt
@@ -62,11 +63,19 @@ js_tools() {
 what=${1:-all}
 case "$what" in
   rust) rust_targets ;;
-  web | all)
+  postgres) scripts/pg.sh install ;;
+  web)
     rust_targets
     wasm_bindgen_cli
     apt_packages chromium chromium-driver
     js_tools
     ;;
-  *) echo "usage: $0 [all|rust|web]" >&2; exit 2 ;;
+  all)
+    rust_targets
+    wasm_bindgen_cli
+    apt_packages chromium chromium-driver
+    js_tools
+    scripts/pg.sh install
+    ;;
+  *) echo "usage: $0 [all|rust|web|postgres]" >&2; exit 2 ;;
 esac

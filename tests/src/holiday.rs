@@ -211,6 +211,16 @@ struct Counters {
 /// up), then recounts. `progress` is called about 4 times a second with
 /// (sessions done, booked) while the run lasts.
 pub fn race<S: Store + Sync>(store: &S, p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> HolidayResult {
+    let (c, acked, wall_secs) = race_sessions(store, p, progress);
+    recount(store, p, &c, &acked, wall_secs)
+}
+
+/// The race itself: the counters, the bookings acknowledged, the wall time.
+fn race_sessions<S: Store + Sync>(
+    store: &S,
+    p: &HolidayParams,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> (Counters, Vec<BookingId>, f64) {
     let next = AtomicU64::new(0);
     let c = Counters::default();
     let booked_ids = std::sync::Mutex::new(Vec::new());
@@ -267,7 +277,7 @@ pub fn race<S: Store + Sync>(store: &S, p: &HolidayParams, progress: &(dyn Fn(u6
     });
     let wall_secs = started.elapsed().as_secs_f64();
     let acked = booked_ids.into_inner().unwrap_or_else(|e| e.into_inner());
-    recount(store, p, &c, &acked, wall_secs)
+    (c, acked, wall_secs)
 }
 
 /// Recounts from the store: only what the store holds counts as booked.
@@ -316,4 +326,75 @@ pub fn run_memory(p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> Re
     let store = allot_core::MemStore::new();
     setup(&store, p)?;
     Ok(race(&store, p, progress))
+}
+
+/// Where a holiday run keeps its data: `memory` (the default) or a
+/// PostgreSQL URL (`postgres://user:password@host:port/database`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreChoice {
+    Memory,
+    #[cfg(not(target_arch = "wasm32"))]
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "memory" {
+            return Ok(Self::Memory);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Self::Postgres(s.to_string()));
+        }
+        Err(format!("--store must be `memory` or a postgres:// URL, not {s:?}"))
+    }
+}
+
+/// Sets up a fresh store of the chosen kind and races.
+pub fn run(
+    store: &StoreChoice,
+    p: &HolidayParams,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<HolidayResult, String> {
+    match store {
+        StoreChoice::Memory => run_memory(p, progress),
+        #[cfg(not(target_arch = "wasm32"))]
+        StoreChoice::Postgres(url) => run_postgres(url, p, progress),
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// The same run against PostgreSQL: a fresh schema in the database at
+/// `url` (dropped afterwards), `p.workers` threads over one pool of as many
+/// connections, racing through append-expect. The recount reads the
+/// database through a new pool (fresh connections), not through the one the
+/// workers used.
+pub fn run_postgres(
+    url: &str,
+    p: &HolidayParams,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<HolidayResult, String> {
+    use allot_pg::{PgOptions, PgStore};
+    p.validate()?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let schema = format!("allot_holiday_{}_{nanos}", std::process::id());
+    let opts = PgOptions {
+        schema: Some(schema.clone()),
+        max_connections: p.workers as usize,
+        application_name: "allot-holiday".into(),
+        ..PgOptions::default()
+    };
+    let store = pollster::block_on(PgStore::connect(url, opts.clone())).map_err(|e| format!("{e}"))?;
+    let outcome = setup(&store, p).map(|()| race_sessions(&store, p, progress));
+    store.close();
+    drop(store);
+    let verifier = pollster::block_on(PgStore::connect(url, PgOptions { max_connections: 2, ..opts }))
+        .map_err(|e| format!("reconnecting to recount: {e}"))?;
+    let result = outcome.map(|(c, acked, wall_secs)| recount(&verifier, p, &c, &acked, wall_secs));
+    if let Err(e) = pollster::block_on(verifier.drop_schema()) {
+        eprintln!("could not drop schema {schema}: {e}");
+    }
+    result
 }

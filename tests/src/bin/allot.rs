@@ -39,6 +39,10 @@ enum Command {
         price_max: u32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// `memory`, or a PostgreSQL URL (`postgres://user:password@host:port/db`):
+        /// the run gets a fresh schema there, dropped afterwards.
+        #[arg(long, default_value = "memory")]
+        store: holiday::StoreChoice,
     },
     /// One room, many sessions: exactly one books it.
     LastRoom {
@@ -79,9 +83,9 @@ fn finish(line: String, check: Result<(), String>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Holiday { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed } => {
+        Command::Holiday { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed, store } => {
             let p = HolidayParams { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed };
-            holiday::run_memory(&p, &progress(sessions)).map(|r| (r.to_string(), r.check()))
+            holiday::run(&store, &p, &progress(sessions)).map(|r| (r.to_string(), r.check()))
         }
         Command::LastRoom { sessions, workers } => {
             scenarios::last_room(sessions, workers).map(|r| (r.to_string(), r.check()))

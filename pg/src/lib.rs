@@ -1,0 +1,988 @@
+//! allot's store on PostgreSQL: the same `allot-core`, unchanged, against a
+//! shared database instead of one process's memory or one browser's
+//! IndexedDB.
+//!
+//! The design, its correctness argument and the schema are written down in
+//! `docs/postgres.md`; in short:
+//!
+//! - **Tables** (see [`MIGRATIONS`]): `streams` (one head per stream),
+//!   `events` (primary key `(stream, seq)`), `claims`, `units`,
+//!   `index_entries`, all keyed by the byte keys `allot-core` computes
+//!   (`bytea` compares as unsigned bytes, as the key format needs), and
+//!   `schema_version`.
+//! - **A commit** is one READ COMMITTED transaction: insert the claims
+//!   (`ON CONFLICT DO NOTHING`: a missing row is a duplicate), advance every
+//!   named stream's head with a conditional write
+//!   (`UPDATE streams SET head = expected + n WHERE head = expected`; a guard
+//!   writes `head = expected`), insert the events under the `(stream, seq)`
+//!   key, put unit rows and index entries, COMMIT. Any check that fails rolls
+//!   everything back. The conditional writes take row locks that are held to
+//!   the end of the transaction, so every commit that names a stream (guard
+//!   or append) is ordered with every other one that names it: no lock is
+//!   held across a decision (the decision was made before the transaction
+//!   started), and no `SELECT ... FOR UPDATE` is used.
+//! - **Group commit** runs many commits in one transaction, each inside its
+//!   own savepoint: a conflicting or duplicate one is rolled back to its
+//!   savepoint without touching the others, and one COMMIT (one WAL flush)
+//!   makes all the applied ones durable.
+//! - **Round trips**: statements are pipelined. A commit costs two round
+//!   trips (BEGIN and the checks; then the writes and COMMIT).
+//! - **Errors** are mapped by what may have been written (see the `error`
+//!   module table): a connection lost before COMMIT was sent is `Aborted`,
+//!   after it `OutcomeUnknown`.
+//!
+//! Every operation runs as a task on a tokio runtime (the store's own, or
+//! one given in [`PgOptions::runtime`]); the futures the [`Store`] methods
+//! return only wait for that task. They can therefore be driven by any
+//! executor (`pollster::block_on` on plain threads, as the holiday command
+//! does, or `.await` inside tokio), and a commit whose caller stops waiting
+//! still runs to its end instead of leaving a transaction half-sent.
+
+mod error;
+mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use allot_core::error::{DecodeError, InputError, StoreError};
+use allot_core::event::{ClaimRecord, Event, UnitRow};
+use allot_core::key;
+use allot_core::model::{BookingId, Seq, StreamId, UnitId};
+use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{NoTls, Row};
+
+use crate::error::{Fail, Stage, classify, pool_error};
+pub use crate::schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
+
+/// How a [`PgStore`] connects and behaves.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// Connections in the pool (the most statements in flight at once).
+    pub max_connections: usize,
+    /// A schema to keep the tables in (created if missing): several allot
+    /// databases can share one PostgreSQL database this way. A lowercase SQL
+    /// identifier (`[a-z_][a-z0-9_]*`, at most 63 bytes). `None`: the
+    /// connection's default `search_path` (normally `public`).
+    pub schema: Option<String>,
+    /// Shown in `pg_stat_activity`.
+    pub application_name: String,
+    /// How long opening one connection may take.
+    pub connect_timeout: Duration,
+    /// How long the store keeps retrying failures after which nothing can
+    /// have been written (no connection, connection lost before COMMIT,
+    /// serialization failure, deadlock), e.g. across a server restart.
+    /// `Duration::ZERO` hands every failure straight to the caller.
+    pub retry_for: Duration,
+    /// Run the store's tasks on this runtime (it must be a multi-thread
+    /// runtime if callers block a thread on the store's futures). `None`:
+    /// the store starts its own, with [`Self::runtime_threads`] threads.
+    pub runtime: Option<tokio::runtime::Handle>,
+    /// Threads of the store's own runtime. It only moves bytes between the
+    /// callers and the sockets (the work is in the server): one is enough
+    /// for a few dozen connections, and saves cross-thread wake-ups.
+    pub runtime_threads: usize,
+    /// Ask the server for generic plans of the prepared statements
+    /// (`plan_cache_mode = force_generic_plan`, PostgreSQL 12 and later).
+    /// Every statement here is a short primary-key lookup or range scan whose
+    /// generic plan is the right one, but PostgreSQL keeps re-planning some of
+    /// them per execution (the arrays of `unnest` make the custom plans look
+    /// cheaper), which costs more than executing them. Turn it off for an
+    /// engine that does not know the setting.
+    pub generic_plans: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            schema: None,
+            application_name: "allot".into(),
+            connect_timeout: Duration::from_secs(5),
+            retry_for: Duration::from_secs(30),
+            runtime: None,
+            runtime_threads: 1,
+            generic_plans: true,
+        }
+    }
+}
+
+/// Whether `s` can be used as a schema name without quoting.
+pub fn valid_schema_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && s.len() <= 63
+}
+
+/// A runtime the store started: shut down without blocking when the last
+/// handle to the store goes (a plain drop would panic inside another
+/// runtime).
+struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+struct Inner {
+    // Dropped before the runtime: closing connections needs no runtime.
+    pool: Pool,
+    handle: tokio::runtime::Handle,
+    retry_for: Duration,
+    schema: Option<String>,
+    retried: AtomicU64,
+    _runtime: Option<OwnedRuntime>,
+}
+
+/// What a [`PgStore`] went through (all its clones together).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PgStats {
+    /// Failures after which nothing could have been written, retried by the
+    /// store itself (see [`PgOptions::retry_for`]).
+    pub retried: u64,
+}
+
+/// The PostgreSQL store. Cheap to clone (clones share the pool).
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.inner.pool.status();
+        f.debug_struct("PgStore")
+            .field("schema", &self.inner.schema)
+            .field("connections", &status.size)
+            .field("max_connections", &status.max_size)
+            .finish()
+    }
+}
+
+/// Pauses between retries double up to this.
+const MAX_PAUSE: Duration = Duration::from_millis(500);
+
+/// Runs `$attempt` (an expression making a fresh future each time) until it
+/// succeeds, fails for good, or `$inner.retry_for` has run out.
+macro_rules! retrying {
+    ($inner:expr, $attempt:expr) => {{
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match $attempt.await {
+                Ok(v) => break Ok(v),
+                Err(f) if f.retry && started.elapsed() + pause <= $inner.retry_for => {
+                    $inner.retried.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_PAUSE);
+                }
+                Err(f) => break Err::<_, StoreError>(f.err),
+            }
+        }
+    }};
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`),
+    /// creates the schema if asked, and applies the migrations this build
+    /// knows. Fails with `E_VERSION_CHANGE` if the database was migrated by
+    /// a newer build.
+    pub async fn connect(url: &str, opts: PgOptions) -> Result<Self, StoreError> {
+        let mut cfg: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Unavailable(format!("not a PostgreSQL URL: {e}")))?;
+        let mut settings: Vec<String> = cfg.get_options().map(str::to_string).into_iter().collect();
+        if let Some(s) = &opts.schema {
+            if !valid_schema_name(s) {
+                return Err(StoreError::Unavailable(format!("schema name {s:?} is not a plain lowercase identifier")));
+            }
+            settings.push(format!("-c search_path={s}"));
+        }
+        if opts.generic_plans {
+            settings.push("-c plan_cache_mode=force_generic_plan".into());
+        }
+        if !settings.is_empty() {
+            cfg.options(settings.join(" "));
+        }
+        cfg.application_name(&opts.application_name);
+        cfg.connect_timeout(opts.connect_timeout);
+        cfg.keepalives(true);
+        cfg.keepalives_idle(Duration::from_secs(30));
+        let (handle, owned) = match opts.runtime {
+            Some(h) => (h, None),
+            None => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(opts.runtime_threads.max(1))
+                    .thread_name("allot-pg")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(format!("cannot start a tokio runtime: {e}")))?;
+                (rt.handle().clone(), Some(OwnedRuntime(Some(rt))))
+            }
+        };
+        let manager = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(opts.max_connections.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(Some(opts.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                handle,
+                retry_for: opts.retry_for,
+                schema: opts.schema.clone(),
+                retried: AtomicU64::new(0),
+                _runtime: owned,
+            }),
+        };
+        let inner = store.inner.clone();
+        store
+            .run(async move {
+                retrying!(inner, async {
+                    let c = inner.pool.get().await.map_err(pool_error)?;
+                    schema::migrate(&c, inner.schema.as_deref()).await
+                })
+            })
+            .await?;
+        Ok(store)
+    }
+
+    /// The schema the tables are in, if one was given.
+    pub fn schema(&self) -> Option<&str> {
+        self.inner.schema.as_deref()
+    }
+
+    /// Counters since the store was opened.
+    pub fn stats(&self) -> PgStats {
+        PgStats { retried: self.inner.retried.load(Ordering::Relaxed) }
+    }
+
+    /// The applied schema version (see [`SCHEMA_VERSION`]).
+    pub async fn schema_version(&self) -> Result<i32, StoreError> {
+        let rows = self.query("SELECT coalesce(max(version), 0) FROM schema_version".into(), Vec::new()).await?;
+        rows.first().map(|r| col::<i32>(r, 0)).transpose()?.ok_or_else(|| corrupt("schema version", "no row"))
+    }
+
+    /// Drops the store's schema and everything in it (for throwaway stores:
+    /// tests, benchmark runs). Does nothing without a schema.
+    pub async fn drop_schema(&self) -> Result<(), StoreError> {
+        let Some(s) = self.inner.schema.clone() else { return Ok(()) };
+        self.query(format!("DROP SCHEMA IF EXISTS {s} CASCADE"), Vec::new()).await.map(drop)
+    }
+
+    /// Closes the pool: connections are closed as they come back.
+    pub fn close(&self) {
+        self.inner.pool.close();
+    }
+
+    /// Runs `f` as a task on the store's runtime and waits for it.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self.inner.handle.spawn(f).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Unavailable(format!("the store's task ended: {e}"))),
+        }
+    }
+
+    /// One read statement, retried while retrying is safe.
+    async fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError> {
+        let inner = self.inner.clone();
+        self.run(async move { retrying!(inner, read_attempt(&inner.pool, &sql, &params)) }).await
+    }
+}
+
+/// A statement parameter, owned so that it can move into the store's task.
+#[derive(Debug)]
+enum Param {
+    Bytes(Vec<u8>),
+    ByteArr(Vec<Vec<u8>>),
+    Int(i64),
+    IntArr(Vec<i64>),
+}
+
+impl Param {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Self::Bytes(v) => v,
+            Self::ByteArr(v) => v,
+            Self::Int(v) => v,
+            Self::IntArr(v) => v,
+        }
+    }
+}
+
+/// Gives up a connection whose state is unknown (it is closed, not pooled).
+fn discard(c: Object) {
+    drop(Object::take(c));
+}
+
+async fn read_attempt(pool: &Pool, sql: &str, params: &[Param]) -> Result<Vec<Row>, Fail> {
+    let c = pool.get().await.map_err(pool_error)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+    let r = async {
+        let st = c.prepare_cached(sql).await?;
+        c.query(&st, &refs).await
+    }
+    .await;
+    r.map_err(|e| {
+        let f = classify(&e, Stage::Read);
+        discard(c);
+        f
+    })
+}
+
+fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
+    StoreError::Corrupt(DecodeError::Malformed { what, reason })
+}
+
+fn col<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
+    row.try_get(i).map_err(|_| corrupt("row", "a column has an unexpected type or is null"))
+}
+
+fn seq_of(v: i64) -> Result<Seq, StoreError> {
+    Seq::try_from(v).map_err(|_| corrupt("stream", "negative seq"))
+}
+
+fn unit_key(id: &UnitId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.as_str().len() + 2);
+    key::encode_str(id.as_str(), &mut k);
+    k
+}
+
+fn unit_of_key(k: &[u8]) -> Result<UnitId, StoreError> {
+    let s: String =
+        key::decode(k).map_err(|error| StoreError::Corrupt(DecodeError::Key { what: "index entry", error }))?;
+    UnitId::new(&s).map_err(|_| corrupt("index entry", "not a unit id"))
+}
+
+// ------------------------------------------------------------------ commits
+
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const SAVEPOINT: &str = "SAVEPOINT allot_commit";
+const RELEASE: &str = "RELEASE SAVEPOINT allot_commit";
+const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT allot_commit; RELEASE SAVEPOINT allot_commit";
+
+/// Claims first, in key order (a consistent order for the unique-key waits);
+/// `RETURNING` names the ones inserted: a missing one exists already.
+const INSERT_CLAIMS: &str = "INSERT INTO claims (booking, record) \
+    SELECT k, r FROM unnest($1::bytea[], $2::bytea[]) AS c(k, r) ORDER BY k \
+    ON CONFLICT (booking) DO NOTHING RETURNING booking";
+/// Streams expected at 0 get a row (head 0) if they have none, so that the
+/// conditional write below has a row to write (and lock) for them too.
+const ENSURE_STREAMS: &str = "INSERT INTO streams (stream, head) \
+    SELECT s, 0 FROM unnest($1::bytea[]) AS n(s) ORDER BY s \
+    ON CONFLICT (stream) DO NOTHING";
+/// The append-expect itself: advance each head only from the expected seq.
+/// `RETURNING` names the streams advanced; a missing one moved.
+const ADVANCE_HEADS: &str = "UPDATE streams AS t SET head = w.new_head \
+    FROM unnest($1::bytea[], $2::int8[], $3::int8[]) AS w(stream, expected, new_head) \
+    WHERE t.stream = w.stream AND t.head = w.expected RETURNING t.stream";
+const INSERT_EVENTS: &str = "INSERT INTO events (stream, seq, body) \
+    SELECT s, q, b FROM unnest($1::bytea[], $2::int8[], $3::bytea[]) AS e(s, q, b)";
+const PUT_UNITS: &str = "INSERT INTO units (unit, body) \
+    SELECT u, b FROM unnest($1::bytea[], $2::bytea[]) AS r(u, b) \
+    ON CONFLICT (unit) DO UPDATE SET body = excluded.body";
+const DELETE_ENTRIES: &str = "DELETE FROM index_entries WHERE unit = ANY($1::bytea[])";
+const INSERT_ENTRIES: &str = "INSERT INTO index_entries (key, unit) \
+    SELECT k, u FROM unnest($1::bytea[], $2::bytea[]) AS x(k, u) \
+    ON CONFLICT (key) DO UPDATE SET unit = excluded.unit";
+const CLAIM_OF: &str = "SELECT record FROM claims WHERE booking = $1";
+const HEAD_OF: &str = "SELECT head FROM streams WHERE stream = $1";
+const LAST_SEQS: &str = "SELECT w.i, coalesce((SELECT max(e.seq) FROM events e WHERE e.stream = w.s), 0) \
+    FROM unnest($1::bytea[]) WITH ORDINALITY AS w(s, i) ORDER BY w.i";
+
+/// One write of a commit, as planned.
+#[derive(Debug)]
+struct PlannedWrite {
+    stream: StreamId,
+    key: Vec<u8>,
+    expected: Seq,
+}
+
+/// A commit turned into statement parameters (owned, so that it can move
+/// into the store's task).
+#[derive(Debug, Default)]
+struct Plan {
+    /// Claims, in commit order.
+    claim_keys: Vec<Vec<u8>>,
+    claim_records: Vec<Vec<u8>>,
+    booking_ids: Vec<BookingId>,
+    /// Writes in commit order (conflicts name the first that moved).
+    writes: Vec<PlannedWrite>,
+    /// Streams expected at 0, sorted.
+    new_streams: Vec<Vec<u8>>,
+    /// The conditional head writes, sorted by stream key.
+    head_keys: Vec<Vec<u8>>,
+    head_expected: Vec<i64>,
+    head_new: Vec<i64>,
+    ev_streams: Vec<Vec<u8>>,
+    ev_seqs: Vec<i64>,
+    ev_bodies: Vec<Vec<u8>>,
+    unit_keys: Vec<Vec<u8>>,
+    unit_bodies: Vec<Vec<u8>>,
+    entry_keys: Vec<Vec<u8>>,
+    entry_units: Vec<Vec<u8>>,
+}
+
+impl Plan {
+    /// Validates and plans `c`.
+    fn of(c: &Commit) -> Result<Self, InputError> {
+        c.validate()?;
+        let mut p = Plan::default();
+        for cl in &c.claims {
+            p.claim_keys.push(cl.booking.encode());
+            p.claim_records.push(cl.record.encode());
+            p.booking_ids.push(cl.booking.clone());
+        }
+        let mut heads: Vec<(Vec<u8>, i64, i64)> = Vec::with_capacity(c.writes.len());
+        for w in &c.writes {
+            let k = w.stream.encode();
+            let n = w.events.len() as u64;
+            // validate() ruled out overflow of u64. Seqs above i64::MAX
+            // cannot exist here (no stream gets 2^63 events): such an
+            // expected seq becomes -1, which no head equals, so the write
+            // conflicts.
+            let (expected, new_head) = match (i64::try_from(w.expected), i64::try_from(w.expected + n)) {
+                (Ok(e), Ok(h)) => (e, h),
+                _ => (-1, -1),
+            };
+            if w.expected == 0 {
+                p.new_streams.push(k.clone());
+            }
+            for (j, ev) in w.events.iter().enumerate() {
+                p.ev_streams.push(k.clone());
+                p.ev_seqs.push(expected.saturating_add(j as i64 + 1));
+                p.ev_bodies.push(ev.encode());
+            }
+            heads.push((k.clone(), expected, new_head));
+            p.writes.push(PlannedWrite { stream: w.stream.clone(), key: k, expected: w.expected });
+        }
+        p.new_streams.sort_unstable();
+        heads.sort_unstable();
+        for (k, e, h) in heads {
+            p.head_keys.push(k);
+            p.head_expected.push(e);
+            p.head_new.push(h);
+        }
+        let mut entries: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for row in &c.units {
+            let uk = unit_key(row.id());
+            for k in &row.index_keys {
+                // A later row's entry replaces an earlier one's, as in the
+                // in-memory store.
+                entries.insert(k.clone(), uk.clone());
+            }
+            p.unit_bodies.push(row.encode());
+            p.unit_keys.push(uk);
+        }
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = entries.into_iter().collect();
+        entries.sort_unstable();
+        for (k, u) in entries {
+            p.entry_keys.push(k);
+            p.entry_units.push(u);
+        }
+        Ok(p)
+    }
+
+    fn checks(&self) -> bool {
+        !self.claim_keys.is_empty() || !self.writes.is_empty()
+    }
+}
+
+/// What the checks of a commit found.
+#[derive(Debug, PartialEq, Eq)]
+enum Check {
+    Go,
+    /// The claim at this index (commit order) exists.
+    Duplicate(usize),
+    /// The write at this index (commit order) did not find its expected seq.
+    Conflict(usize),
+}
+
+async fn prepare_if(c: &ClientWrapper, want: bool, sql: &str) -> Result<Option<tokio_postgres::Statement>, Fail> {
+    if !want {
+        return Ok(None);
+    }
+    c.prepare_cached(sql).await.map(Some).map_err(|e| classify(&e, Stage::BeforeCommit))
+}
+
+/// Sends `opener`, the claims insert and the conditional head writes in one
+/// round trip, and says whether the commit may go on.
+async fn check(c: &ClientWrapper, p: &Plan, opener: &str) -> Result<Check, Fail> {
+    let st_claims = prepare_if(c, !p.claim_keys.is_empty(), INSERT_CLAIMS).await?;
+    let st_ensure = prepare_if(c, !p.new_streams.is_empty(), ENSURE_STREAMS).await?;
+    let st_heads = prepare_if(c, !p.writes.is_empty(), ADVANCE_HEADS).await?;
+    let (open, claims, ensure, heads) = tokio::join!(
+        biased;
+        c.batch_execute(opener),
+        async {
+            match &st_claims {
+                Some(st) => c.query(st, &[&p.claim_keys, &p.claim_records]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match &st_ensure {
+                Some(st) => c.execute(st, &[&p.new_streams]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_heads {
+                Some(st) => c.query(st, &[&p.head_keys, &p.head_expected, &p.head_new]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    );
+    let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
+    open.map_err(before)?;
+    let claims = claims.map_err(before)?;
+    ensure.map_err(before)?;
+    let heads = heads.map_err(before)?;
+    if claims.len() < p.claim_keys.len() {
+        let inserted: HashSet<Vec<u8>> =
+            claims.iter().map(|r| col(r, 0)).collect::<Result<_, _>>().map_err(Fail::fatal)?;
+        let i = p.claim_keys.iter().position(|k| !inserted.contains(k)).unwrap_or(0);
+        return Ok(Check::Duplicate(i));
+    }
+    if heads.len() < p.writes.len() {
+        let advanced: HashSet<Vec<u8>> =
+            heads.iter().map(|r| col(r, 0)).collect::<Result<_, _>>().map_err(Fail::fatal)?;
+        let i = p.writes.iter().position(|w| !advanced.contains(&w.key)).unwrap_or(0);
+        return Ok(Check::Conflict(i));
+    }
+    Ok(Check::Go)
+}
+
+/// Reads the existing claim at `i` and sends `closer` (which rolls back).
+async fn duplicate(c: &ClientWrapper, p: &Plan, i: usize, closer: &str) -> Result<CommitOutcome, Fail> {
+    let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
+    let st = c.prepare_cached(CLAIM_OF).await.map_err(before)?;
+    let params: [&(dyn ToSql + Sync); 1] = [&p.claim_keys[i]];
+    let (row, close) = tokio::join!(biased; c.query_opt(&st, &params), c.batch_execute(closer));
+    let row = row.map_err(before)?;
+    close.map_err(before)?;
+    let Some(row) = row else {
+        // The claim that was there is gone: cannot happen (claims are never
+        // deleted); nothing was written, so let the caller try again.
+        return Err(Fail { err: StoreError::Aborted("a claim vanished during the commit".into()), retry: true });
+    };
+    let existing = ClaimRecord::decode(&col::<Vec<u8>>(&row, 0).map_err(Fail::fatal)?)
+        .map_err(|e| Fail::fatal(StoreError::Corrupt(e)))?;
+    Ok(CommitOutcome::Duplicate { booking: p.booking_ids[i].clone(), existing })
+}
+
+/// Reads the actual head of the write at `i` and sends `closer`.
+async fn conflict(c: &ClientWrapper, p: &Plan, i: usize, closer: &str) -> Result<CommitOutcome, Fail> {
+    let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
+    let st = c.prepare_cached(HEAD_OF).await.map_err(before)?;
+    let w = &p.writes[i];
+    let params: [&(dyn ToSql + Sync); 1] = [&w.key];
+    let (row, close) = tokio::join!(biased; c.query_opt(&st, &params), c.batch_execute(closer));
+    let row = row.map_err(before)?;
+    close.map_err(before)?;
+    let actual = match row {
+        None => 0,
+        Some(r) => seq_of(col(&r, 0).map_err(Fail::fatal)?).map_err(Fail::fatal)?,
+    };
+    Ok(CommitOutcome::Conflict { stream: w.stream.clone(), expected: w.expected, actual })
+}
+
+/// The backstop: an event insert hit the `(stream, seq)` key, so some
+/// stream holds events past the head the commit expected. Names the first
+/// write (commit order) whose last event is not its expected seq.
+async fn event_key_conflict(c: &ClientWrapper, p: &Plan, stage: Stage) -> Result<CommitOutcome, Fail> {
+    let keys: Vec<Vec<u8>> = p.writes.iter().map(|w| w.key.clone()).collect();
+    let rows = async {
+        let st = c.prepare_cached(LAST_SEQS).await?;
+        c.query(&st, &[&keys]).await
+    }
+    .await
+    .map_err(|e| classify(&e, stage))?;
+    for (w, row) in p.writes.iter().zip(&rows) {
+        let last = seq_of(col(row, 1).map_err(Fail::fatal)?).map_err(Fail::fatal)?;
+        if last != w.expected {
+            return Ok(CommitOutcome::Conflict { stream: w.stream.clone(), expected: w.expected, actual: last });
+        }
+    }
+    Err(Fail { err: StoreError::Aborted("an event's (stream, seq) key was taken, then freed".into()), retry: true })
+}
+
+/// What the writes of a commit came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Applied {
+    Done,
+    /// An event insert hit the `(stream, seq)` key.
+    EventKeyTaken,
+}
+
+/// Sends `opener` (if any), the writes and `closer` in one round trip.
+/// `closer_stage` says what a lost connection means: `Stage::Commit` when the
+/// closer is COMMIT.
+async fn apply(
+    c: &ClientWrapper,
+    p: &Plan,
+    opener: Option<&str>,
+    closer: &str,
+    closer_stage: Stage,
+) -> Result<Applied, Fail> {
+    let st_ev = prepare_if(c, !p.ev_streams.is_empty(), INSERT_EVENTS).await?;
+    let st_units = prepare_if(c, !p.unit_keys.is_empty(), PUT_UNITS).await?;
+    let st_del = prepare_if(c, !p.unit_keys.is_empty(), DELETE_ENTRIES).await?;
+    let st_entries = prepare_if(c, !p.entry_keys.is_empty(), INSERT_ENTRIES).await?;
+    let (open, events, units, del, entries, close) = tokio::join!(
+        biased;
+        async {
+            match opener {
+                Some(s) => c.batch_execute(s).await,
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_ev {
+                Some(st) => c.execute(st, &[&p.ev_streams, &p.ev_seqs, &p.ev_bodies]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_units {
+                Some(st) => c.execute(st, &[&p.unit_keys, &p.unit_bodies]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_del {
+                Some(st) => c.execute(st, &[&p.unit_keys]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_entries {
+                Some(st) => c.execute(st, &[&p.entry_keys, &p.entry_units]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        c.batch_execute(closer),
+    );
+    let first_error = [&open, &events, &units, &del, &entries].into_iter().find_map(|r| r.as_ref().err());
+    if let Some(e) = first_error {
+        if e.as_db_error().is_none() {
+            // The connection broke with the closer in the same pipeline.
+            return Err(classify(e, closer_stage));
+        }
+        // The server refused a statement: the transaction is aborted, and a
+        // COMMIT sent after it rolled back.
+        let is_event_key = events
+            .as_ref()
+            .err()
+            .is_some_and(|ev| std::ptr::eq(ev, e) && ev.code().is_some_and(|s| s.code() == "23505"));
+        if is_event_key {
+            return Ok(Applied::EventKeyTaken);
+        }
+        return Err(classify(e, Stage::BeforeCommit));
+    }
+    close.map_err(|e| classify(&e, closer_stage))?;
+    Ok(Applied::Done)
+}
+
+/// One commit, in its own transaction.
+async fn commit_tx(c: &ClientWrapper, p: &Plan) -> Result<CommitOutcome, Fail> {
+    let opener = if p.checks() {
+        match check(c, p, BEGIN).await? {
+            Check::Go => None,
+            Check::Duplicate(i) => return duplicate(c, p, i, "ROLLBACK").await,
+            Check::Conflict(i) => return conflict(c, p, i, "ROLLBACK").await,
+        }
+    } else {
+        // Nothing to check (unit rows only): one round trip.
+        Some(BEGIN)
+    };
+    match apply(c, p, opener, "COMMIT", Stage::Commit).await? {
+        Applied::Done => Ok(CommitOutcome::Committed),
+        // The COMMIT after the failed insert rolled back; look outside.
+        Applied::EventKeyTaken => event_key_conflict(c, p, Stage::Read).await,
+    }
+}
+
+/// Many commits in one transaction, each in its own savepoint.
+async fn group_tx(c: &ClientWrapper, plans: &[Option<Plan>]) -> Result<Vec<Option<CommitOutcome>>, Fail> {
+    let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
+    c.batch_execute(BEGIN).await.map_err(before)?;
+    let mut out = Vec::with_capacity(plans.len());
+    let mut wrote = false;
+    for p in plans {
+        let Some(p) = p else {
+            out.push(None);
+            continue;
+        };
+        let o = match check(c, p, SAVEPOINT).await? {
+            Check::Duplicate(i) => duplicate(c, p, i, ROLLBACK_TO).await?,
+            Check::Conflict(i) => conflict(c, p, i, ROLLBACK_TO).await?,
+            Check::Go => match apply(c, p, None, RELEASE, Stage::BeforeCommit).await? {
+                Applied::Done => {
+                    wrote = true;
+                    CommitOutcome::Committed
+                }
+                Applied::EventKeyTaken => {
+                    c.batch_execute(ROLLBACK_TO).await.map_err(before)?;
+                    event_key_conflict(c, p, Stage::BeforeCommit).await?
+                }
+            },
+        };
+        out.push(Some(o));
+    }
+    if wrote {
+        c.batch_execute("COMMIT").await.map_err(|e| classify(&e, Stage::Commit))?;
+    } else {
+        c.batch_execute("ROLLBACK").await.map_err(before)?;
+    }
+    Ok(out)
+}
+
+async fn commit_attempt(pool: &Pool, p: &Plan) -> Result<CommitOutcome, Fail> {
+    let c = pool.get().await.map_err(pool_error)?;
+    let r = commit_tx(&c, p).await;
+    if r.is_err() {
+        discard(c);
+    }
+    r
+}
+
+async fn group_attempt(pool: &Pool, plans: &[Option<Plan>]) -> Result<Vec<Option<CommitOutcome>>, Fail> {
+    let c = pool.get().await.map_err(pool_error)?;
+    let r = group_tx(&c, plans).await;
+    if r.is_err() {
+        discard(c);
+    }
+    r
+}
+
+// -------------------------------------------------------------------- reads
+
+/// Each request's head and its events after `after`, in one statement (one
+/// snapshot, so a slice's head and events always agree).
+const READ_STREAMS: &str = "SELECT r.i, coalesce(s.head, 0), e.seq, e.body \
+    FROM unnest($1::bytea[], $2::int8[]) WITH ORDINALITY AS r(stream, after_seq, i) \
+    LEFT JOIN streams s ON s.stream = r.stream \
+    LEFT JOIN events e ON e.stream = r.stream AND e.seq > r.after_seq AND e.seq <= s.head \
+    ORDER BY r.i, e.seq";
+const GET_CLAIMS: &str = "SELECT booking, record FROM claims WHERE booking = ANY($1::bytea[])";
+const GET_UNITS: &str = "SELECT unit, body FROM units WHERE unit = ANY($1::bytea[])";
+
+/// A range scan of `table` on its key column, `limit` rows in scan order.
+/// `None` when the range is empty (an inverted range, or a limit of 0).
+fn scan(cols: &str, table: &str, key: &str, filter: &str, range: &KeyRange) -> Option<(String, Vec<Param>)> {
+    if range.limit == 0 || range.end.as_ref().is_some_and(|e| e.as_slice() <= range.start.as_slice()) {
+        return None;
+    }
+    let dir = if range.reverse { "DESC" } else { "ASC" };
+    let mut params = vec![Param::Bytes(range.start.clone())];
+    let mut sql = format!("SELECT {cols} FROM {table} WHERE {key} >= $1");
+    if let Some(end) = &range.end {
+        params.push(Param::Bytes(end.clone()));
+        sql.push_str(&format!(" AND {key} < $2"));
+    }
+    params.push(Param::Int(i64::from(range.limit)));
+    sql.push_str(&format!("{filter} ORDER BY {key} {dir} LIMIT ${}", params.len()));
+    Some((sql, params))
+}
+
+impl Store for PgStore {
+    async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Vec<u8>> = reqs.iter().map(|r| r.stream.encode()).collect();
+        let afters: Vec<i64> = reqs.iter().map(|r| i64::try_from(r.after).unwrap_or(i64::MAX)).collect();
+        let rows = self.query(READ_STREAMS.into(), vec![Param::ByteArr(keys), Param::IntArr(afters)]).await?;
+        let mut out = vec![StreamSlice::default(); reqs.len()];
+        for row in &rows {
+            let i: i64 = col(row, 0)?;
+            let slot = usize::try_from(i - 1)
+                .ok()
+                .and_then(|i| out.get_mut(i).zip(reqs.get(i)))
+                .ok_or_else(|| corrupt("read", "a row for a stream that was not asked for"))?;
+            let (slice, req) = slot;
+            slice.head = seq_of(col(row, 1)?)?;
+            let seq: Option<i64> = col(row, 2)?;
+            let body: Option<Vec<u8>> = col(row, 3)?;
+            if let (Some(seq), Some(body)) = (seq, body) {
+                if seq_of(seq)? != req.after + slice.events.len() as Seq + 1 {
+                    return Err(corrupt("stream", "seqs are not contiguous"));
+                }
+                slice.events.push(Event::decode(&body)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+        let plan = Plan::of(commit)?;
+        let inner = self.inner.clone();
+        self.run(async move { retrying!(inner, commit_attempt(&inner.pool, &plan)) }).await
+    }
+
+    async fn commit_group(&self, commits: &[Commit]) -> Result<Vec<Result<CommitOutcome, InputError>>, StoreError> {
+        let mut plans = Vec::with_capacity(commits.len());
+        let mut invalid = Vec::with_capacity(commits.len());
+        for c in commits {
+            match Plan::of(c) {
+                Ok(p) => {
+                    plans.push(Some(p));
+                    invalid.push(None);
+                }
+                Err(e) => {
+                    plans.push(None);
+                    invalid.push(Some(e));
+                }
+            }
+        }
+        if plans.iter().all(Option::is_none) {
+            return Ok(invalid.into_iter().flatten().map(Err).collect());
+        }
+        let inner = self.inner.clone();
+        let outcomes = self.run(async move { retrying!(inner, group_attempt(&inner.pool, &plans)) }).await?;
+        Ok(outcomes
+            .into_iter()
+            .zip(invalid)
+            .map(|(o, e)| match (o, e) {
+                (Some(o), _) => Ok(o),
+                (None, Some(e)) => Err(e),
+                (None, None) => Err(InputError::CommitEmpty),
+            })
+            .collect())
+    }
+
+    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Vec<u8>> = ids.iter().map(BookingId::encode).collect();
+        let rows = self.query(GET_CLAIMS.into(), vec![Param::ByteArr(keys.clone())]).await?;
+        let mut found: HashMap<Vec<u8>, ClaimRecord> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(col(row, 0)?, ClaimRecord::decode(col(row, 1)?)?);
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Vec<u8>> = ids.iter().map(unit_key).collect();
+        let rows = self.query(GET_UNITS.into(), vec![Param::ByteArr(keys.clone())]).await?;
+        let mut found: HashMap<Vec<u8>, UnitRow> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(col(row, 0)?, UnitRow::decode(col(row, 1)?)?);
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
+        let Some((sql, params)) = scan("key, unit", "index_entries", "key", "", range) else { return Ok(Vec::new()) };
+        let rows = self.query(sql, params).await?;
+        rows.iter().map(|r| Ok(IndexEntry { key: col(r, 0)?, unit: unit_of_key(col(r, 1)?)? })).collect()
+    }
+
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+        let Some((sql, params)) = scan("body", "units", "unit", "", range) else { return Ok(Vec::new()) };
+        let rows = self.query(sql, params).await?;
+        rows.iter().map(|r| Ok(UnitRow::decode(col(r, 0)?)?)).collect()
+    }
+
+    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
+        let Some((sql, params)) = scan("stream, head", "streams", "stream", " AND head > 0", range) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.query(sql, params).await?;
+        rows.iter().map(|r| Ok((StreamId::decode(col(r, 0)?)?, seq_of(col(r, 1)?)?))).collect()
+    }
+
+    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
+        let Some((sql, params)) = scan("booking, record", "claims", "booking", "", range) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.query(sql, params).await?;
+        rows.iter()
+            .map(|r| {
+                let id = BookingId::decode(col(r, 0)?).map_err(|_| corrupt("claim key", "not a booking id"))?;
+                Ok((id, ClaimRecord::decode(col(r, 1)?)?))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allot_core::model::Part;
+    use allot_core::store::StreamWrite;
+
+    #[test]
+    fn schema_names() {
+        assert!(valid_schema_name("conf_append_to_empty_1"));
+        assert!(valid_schema_name("_x"));
+        for bad in ["", "1a", "A", "a-b", "a;drop", "a b", &"x".repeat(64)] {
+            assert!(!valid_schema_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn seqs_beyond_i64_can_only_conflict() {
+        let s = StreamId::new(&UnitId::new("a").unwrap(), Part::Main);
+        let c = Commit {
+            writes: vec![StreamWrite { stream: s, expected: u64::MAX - 1, events: vec![] }],
+            ..Commit::default()
+        };
+        let p = Plan::of(&c).unwrap();
+        assert_eq!((p.head_expected[0], p.head_new[0]), (-1, -1));
+        assert!(p.new_streams.is_empty());
+    }
+
+    #[test]
+    fn plans_sort_heads_and_number_events() {
+        let u = |s: &str| UnitId::new(s).unwrap();
+        let ev = |at| Event::UnitRetired { at };
+        let c = Commit {
+            writes: vec![
+                StreamWrite { stream: StreamId::new(&u("b"), Part::Main), expected: 3, events: vec![ev(1), ev(2)] },
+                StreamWrite { stream: StreamId::new(&u("a"), Part::Def), expected: 0, events: vec![] },
+            ],
+            ..Commit::default()
+        };
+        let p = Plan::of(&c).unwrap();
+        assert_eq!(p.writes[0].stream.unit_str(), "b", "commit order kept for conflicts");
+        assert_eq!(p.head_keys[0], StreamId::new(&u("a"), Part::Def).encode(), "heads sorted by key");
+        assert_eq!((p.head_expected.clone(), p.head_new.clone()), (vec![0, 3], vec![0, 5]));
+        assert_eq!(p.ev_seqs, vec![4, 5]);
+        assert_eq!(p.new_streams.len(), 1);
+    }
+
+    #[test]
+    fn scans_skip_empty_ranges() {
+        let r = KeyRange { start: vec![2], end: Some(vec![1]), reverse: false, limit: 5 };
+        assert!(scan("k", "t", "k", "", &r).is_none());
+        assert!(scan("k", "t", "k", "", &KeyRange::all(0)).is_none());
+        let (sql, params) = scan("k", "t", "k", "", &KeyRange { reverse: true, ..KeyRange::all(3) }).unwrap();
+        assert_eq!(sql, "SELECT k FROM t WHERE k >= $1 ORDER BY k DESC LIMIT $2");
+        assert_eq!(params.len(), 2);
+    }
+
+    #[test]
+    fn invalid_commits_are_refused_before_any_io() {
+        assert_eq!(Plan::of(&Commit::default()).unwrap_err(), InputError::CommitEmpty);
+    }
+}
