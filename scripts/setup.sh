@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh            everything
 #   scripts/setup.sh rust       the Rust targets only
-#   scripts/setup.sh web        + wasm-bindgen-cli, Chromium + ChromeDriver, JS tools
+#   scripts/setup.sh web        + wasm-bindgen-cli, trunk, Chromium + ChromeDriver, JS tools
 #   scripts/setup.sh postgres   PostgreSQL from Debian, if missing
 #
 # Versions: ../shared/TOOLCHAIN.md (wasm-bindgen-cli must equal the crate's
@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 WASM_BINDGEN_VERSION=0.2.130
+TRUNK_VERSION=0.21.14
 
 rust_targets() {
   local have
@@ -33,6 +34,13 @@ wasm_bindgen_cli() {
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 4 minutes the first time)"
     # Not --locked: the registry lacks one of its locked versions (TOOLCHAIN.md).
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+trunk_cli() {
+  if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
+    say "installing trunk $TRUNK_VERSION (about 16 minutes the first time)"
+    cargo install trunk --version "$TRUNK_VERSION" --locked
   fi
 }
 
@@ -67,12 +75,14 @@ case "$what" in
   web)
     rust_targets
     wasm_bindgen_cli
+    trunk_cli
     apt_packages chromium chromium-driver
     js_tools
     ;;
   all)
     rust_targets
     wasm_bindgen_cli
+    trunk_cli
     apt_packages chromium chromium-driver
     js_tools
     scripts/pg.sh install

@@ -12,6 +12,7 @@ step "format and lints (native and wasm32)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p allot-web --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+cargo clippy -p allot-demo --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 step "core is no_std: builds without std for wasm32 and a bare-metal target"
 cargo build -p allot-core --no-default-features --target wasm32-unknown-unknown --locked
@@ -33,6 +34,9 @@ CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} cargo test --target wasm32-u
 
 step "npm package: packed, installed, used from Node (import, require, types) and from a page"
 web/test/run.sh
+
+step "demo: the page and its Web Workers in headless Chromium (every scenario, reload, CSP, screenshot)"
+demo/e2e/run.sh
 
 step "PostgreSQL store against a throwaway server: conformance, races, faults, restart, holiday"
 scripts/test-pg.sh

@@ -187,13 +187,61 @@ impl fmt::Display for HolidayResult {
 
 /// Defines the price index and the rooms in an empty store.
 pub fn setup<S: Store>(store: &S, p: &HolidayParams) -> Result<(), String> {
+    pollster::block_on(setup_async(store, p))
+}
+
+/// [`setup`] for callers with an executor of their own (the browser demo).
+pub async fn setup_async<S: Store>(store: S, p: &HolidayParams) -> Result<(), String> {
     let mut admin = Allot::new(store);
-    pollster::block_on(async {
-        let def = IndexDef::single("price", "price", KeyType::U32).map_err(|e| e.to_string())?;
-        admin.define_index(&def, NOW_MS).await.map_err(|e| e.to_string())?;
-        admin.define_units(&room_specs(p), NOW_MS).await.map_err(|e| e.to_string())?;
-        Ok(())
-    })
+    let def = IndexDef::single("price", "price", KeyType::U32).map_err(|e| e.to_string())?;
+    admin.define_index(&def, NOW_MS).await.map_err(|e| e.to_string())?;
+    admin.define_units(&room_specs(p), NOW_MS).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// What the recount proves, from `verify`'s report: the figures of the
+/// result line that come from the store, not from the bookers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recount {
+    /// Live bookings in the store.
+    pub verified_booked: u64,
+    /// Rooms with overlapping live bookings, plus sessions holding more
+    /// than one room.
+    pub double_booked: u64,
+    /// Eligible rooms still free after the run.
+    pub free_eligible: u64,
+    /// Every invariant verify found broken.
+    pub violations: Vec<String>,
+}
+
+impl Recount {
+    pub fn of(p: &HolidayParams, r: &allot_core::VerifyReport) -> Self {
+        let overlapped: std::collections::BTreeSet<_> = r
+            .violations
+            .iter()
+            .filter_map(|v| match v {
+                Violation::Overlap { stream, .. } => Some(stream),
+                _ => None,
+            })
+            .collect();
+        Self {
+            verified_booked: r.live_bookings,
+            double_booked: overlapped.len() as u64 + r.actors_with_multiple_live,
+            free_eligible: eligible(p).saturating_sub(r.units_with_live),
+            violations: r.violations.iter().map(|v| format!("{v:?}")).collect(),
+        }
+    }
+
+    /// See [`failed_sessions`].
+    pub fn failed_sessions(&self, sold_out: u64, errors: u64) -> u64 {
+        failed_sessions(sold_out, errors, self.free_eligible)
+    }
+}
+
+/// Sessions that ended without a room (sold out, or an error) while an
+/// eligible room was still free after the run.
+pub fn failed_sessions(sold_out: u64, errors: u64, free_eligible: u64) -> u64 {
+    errors + sold_out.min(free_eligible)
 }
 
 #[derive(Default)]
@@ -284,21 +332,11 @@ fn race_sessions<S: Store + Sync>(
 fn recount<S: Store>(store: &S, p: &HolidayParams, c: &Counters, acked: &[BookingId], wall_secs: f64) -> HolidayResult {
     let eligible = eligible(p);
     let report = pollster::block_on(allot_core::verify(store, NOW_MS, acked, &VerifyOptions::default()));
-    let (verified_booked, double_booked, free_eligible, violations) = match report {
-        Ok(r) => {
-            let overlapped: std::collections::BTreeSet<_> = r
-                .violations
-                .iter()
-                .filter_map(|v| match v {
-                    Violation::Overlap { stream, .. } => Some(stream.clone()),
-                    _ => None,
-                })
-                .collect();
-            let double = overlapped.len() as u64 + r.actors_with_multiple_live;
-            let violations = r.violations.iter().map(|v| format!("{v:?}")).collect();
-            (r.live_bookings, double, eligible.saturating_sub(r.units_with_live), violations)
+    let recount = match report {
+        Ok(r) => Recount::of(p, &r),
+        Err(e) => {
+            Recount { free_eligible: eligible, violations: vec![format!("verify failed: {e}")], ..Recount::default() }
         }
-        Err(e) => (0, 0, eligible, vec![format!("verify failed: {e}")]),
     };
     let sold_out = c.sold_out.load(Ordering::Relaxed);
     let errors = c.errors.load(Ordering::Relaxed);
@@ -307,16 +345,15 @@ fn recount<S: Store>(store: &S, p: &HolidayParams, c: &Counters, acked: &[Bookin
         rooms: p.rooms(),
         eligible,
         booked: c.booked.load(Ordering::Relaxed),
-        verified_booked,
+        verified_booked: recount.verified_booked,
         sold_out,
-        double_booked,
+        double_booked: recount.double_booked,
         read_queries: c.read_queries.load(Ordering::Relaxed),
         conflicts: c.conflicts.load(Ordering::Relaxed),
         already_booked: c.already_booked.load(Ordering::Relaxed),
-        // Ended without a room while an eligible room was still free.
-        failed_sessions: errors + sold_out.min(free_eligible),
+        failed_sessions: recount.failed_sessions(sold_out, errors),
         wall_secs,
-        violations,
+        violations: recount.violations,
     }
 }
 

@@ -1,0 +1,117 @@
+//! A booking worker: a dedicated Web Worker with its own wasm instance and
+//! its own IndexedDB connection. It books its share of the sessions against
+//! what it observes (the ordered index, append-expect), retrying on
+//! conflicts; nobody hands it rooms. Batches go through
+//! `Allot::book_any_many` (one IndexedDB readwrite transaction per round).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use allot_core::{Allot, BookAnyReq, Config, Outcome};
+use allot_demo::params::{Params, Scenario};
+use allot_demo::proto::{Counters, FromWorker, ToWorker, from_js, to_js};
+use allot_demo::scenario::{self, Ask, NOW};
+use allot_web::idb::IdbStore;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+struct Job {
+    params: Params,
+    index: u32,
+    store: IdbStore,
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(msg: &FromWorker) {
+    let _ = scope().post_message(&to_js(msg));
+}
+
+fn main() {
+    let job: Rc<RefCell<Option<Job>>> = Rc::new(RefCell::new(None));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let job = job.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match from_js::<ToWorker>(ev.data()) {
+                Ok(ToWorker::Prepare { db, params, index }) => match IdbStore::open(&db, params.durability()).await {
+                    Ok(store) => {
+                        *job.borrow_mut() = Some(Job { params, index, store });
+                        post(&FromWorker::Prepared { index });
+                    }
+                    Err(e) => post(&FromWorker::Failed { index, error: format!("opening IndexedDB: {e}") }),
+                },
+                Ok(ToWorker::Go) => {
+                    let Some(j) = job.borrow_mut().take() else {
+                        post(&FromWorker::Failed { index: u32::MAX, error: "Go before Prepare".into() });
+                        return;
+                    };
+                    run(j).await;
+                }
+                Err(e) => post(&FromWorker::Failed { index: u32::MAX, error: e }),
+            }
+        });
+    });
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    // Messages sent before this point would have been lost: say so now.
+    post(&FromWorker::Ready);
+}
+
+/// Books this worker's sessions, reporting after every batch.
+async fn run(job: Job) {
+    let Job { params: p, index, store } = job;
+    let config = Config { window_len: p.window, ..Config::default() };
+    let mut allot = Allot::with_config(store.clone(), config);
+    let sessions: Vec<u64> = p.sessions_of(index).collect();
+    let mut c = Counters { sessions: sessions.len() as u64, ..Counters::default() };
+    let mut acked = Vec::new();
+    let mut first_error = None;
+    let batch = p.batch.max(1) as usize;
+    for chunk in sessions.chunks(batch) {
+        let asks: Vec<Ask> = chunk.iter().map(|&i| scenario::ask(&p, i)).collect();
+        let anys: Vec<BookAnyReq> =
+            asks.iter().filter_map(|a| if let Ask::Any(r) = a { Some(r.clone()) } else { None }).collect();
+        let outcomes = if batch > 1 && anys.len() == asks.len() {
+            allot.book_any_many(&anys, NOW).await
+        } else {
+            let mut v = Vec::with_capacity(asks.len());
+            for a in &asks {
+                v.push(match a {
+                    Ask::Any(r) => allot.book_any(r, NOW).await,
+                    Ask::One(r) => allot.book(r, NOW).await,
+                });
+            }
+            v
+        };
+        for (i, o) in chunk.iter().zip(outcomes) {
+            match o {
+                Ok(Outcome::Booked { booking, .. }) => {
+                    c.booked += 1;
+                    acked.push((booking.actor.as_str().to_string(), booking.key.as_str().to_string()));
+                }
+                Ok(Outcome::SoldOut) => c.sold_out += 1,
+                Ok(Outcome::Full { .. }) if p.scenario == Scenario::LastSeat => c.full += 1,
+                Ok(other) => {
+                    c.errors += 1;
+                    first_error.get_or_insert_with(|| format!("session {i} ended {other:?}"));
+                }
+                Err(e) => {
+                    c.errors += 1;
+                    first_error.get_or_insert_with(|| format!("session {i} failed: {} ({e})", e.code()));
+                }
+            }
+            c.done += 1;
+        }
+        let s = allot.stats();
+        c.conflicts = s.conflicts;
+        c.already_booked = s.already_booked;
+        c.read_queries = s.read_queries;
+        c.commits = s.commits;
+        post(&FromWorker::Progress { index, c });
+    }
+    store.close();
+    post(&FromWorker::Done { index, c, acked, first_error });
+}
