@@ -10,10 +10,10 @@
 //! it was decided on. One `Allot` serves one task at a time (`&mut self`);
 //! give each thread or worker its own, over a shared store.
 
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 use crate::catalog::{IndexQuery, Schema};
 use crate::error::*;
@@ -177,11 +177,14 @@ pub struct Allot<S> {
     pub config: Config,
     pub(crate) stats: Stats,
     schema: Option<Schema>,
-    units: BTreeMap<UnitId, Arc<UnitRow>>,
-    rosters: BTreeMap<StreamId, Roster>,
+    units: HashMap<UnitId, Arc<UnitRow>>,
+    rosters: HashMap<StreamId, Roster>,
     /// Where this client last booked in its last auto-assign range: the next
     /// pass starts there, since what lies before was taken when last seen.
     pub(crate) hint: Option<Hint>,
+    /// The byte range of the last auto-assign query: a session after another
+    /// asks the same range, and encoding its bounds is not free.
+    last_range: Option<(IndexQuery, u32, KeyRange)>,
 }
 
 pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
@@ -272,6 +275,32 @@ impl BookAnyReq {
     }
 }
 
+/// A key inside `range` at fraction `h / 2^64` of its width, reading the
+/// eight bytes after the bounds' common prefix as a number (exact for
+/// fixed-width leading fields such as a `u32` price, a fair spread for any
+/// other). `None` when the range is unbounded above or too narrow to split.
+pub(crate) fn spread_point(range: &KeyRange, h: u64) -> Option<Vec<u8>> {
+    let end = range.end.as_deref()?;
+    let start = range.start.as_slice();
+    let common = start.iter().zip(end).take_while(|(a, b)| a == b).count();
+    let word = |k: &[u8]| -> u128 {
+        let mut w = [0u8; 8];
+        for (i, b) in k.iter().skip(common).take(8).enumerate() {
+            w[i] = *b;
+        }
+        u128::from(u64::from_be_bytes(w))
+    };
+    let (lo, hi) = (word(start), word(end));
+    if hi <= lo + 1 {
+        return None;
+    }
+    let at = lo + (((hi - lo) * u128::from(h)) >> 64);
+    let mut key = start[..common].to_vec();
+    key.extend_from_slice(&(at as u64).to_be_bytes());
+    // Never before the start (the start may be longer than the prefix).
+    if key.as_slice() < start { None } else { Some(key) }
+}
+
 pub(crate) fn check_ask(qty: u32, hold: Option<&HoldReq>, span: &Span) -> Result<(), InputError> {
     if qty == 0 || qty > CAPACITY_MAX {
         return Err(InputError::QtyInvalid { qty: qty.into(), max: CAPACITY_MAX });
@@ -299,9 +328,10 @@ impl<S: Store> Allot<S> {
             config,
             stats: Stats::default(),
             schema: None,
-            units: BTreeMap::new(),
-            rosters: BTreeMap::new(),
+            units: HashMap::new(),
+            rosters: HashMap::new(),
             hint: None,
+            last_range: None,
         }
     }
 
@@ -369,8 +399,32 @@ impl<S: Store> Allot<S> {
         streams.iter().map(|s| self.rosters.get(s).unwrap_or(&EMPTY)).collect()
     }
 
+    /// `q`'s byte range on `def`, `limit` at a time (the last one cached).
+    fn key_range(&mut self, q: &IndexQuery, def: &IndexDef, limit: u32) -> Result<KeyRange, InputError> {
+        if let Some((lq, ll, r)) = &self.last_range
+            && lq == q
+            && *ll == limit
+        {
+            return Ok(r.clone());
+        }
+        let r = q.key_range(def, limit)?;
+        self.last_range = Some((q.clone(), limit, r.clone()));
+        Ok(r)
+    }
+
+    /// An index definition, from the cached schema; the catalog stream is
+    /// read again only when the index is not known yet. Index definitions
+    /// never change once made, and bookings do not guard the catalog, so a
+    /// cached schema can only lack indexes, never be wrong about one.
+    pub(crate) async fn index_def(&mut self, name: &str) -> Result<Option<IndexDef>, StoreError> {
+        if let Some(def) = self.schema.as_ref().and_then(|s| s.index(name)) {
+            return Ok(Some(def.clone()));
+        }
+        Ok(self.fresh_schema().await?.index(name).cloned())
+    }
+
     /// The schema, reading the catalog stream's new events first.
-    pub(crate) async fn schema(&mut self) -> Result<&Schema, StoreError> {
+    pub(crate) async fn fresh_schema(&mut self) -> Result<&Schema, StoreError> {
         let mut schema = self.schema.take().unwrap_or_default();
         let slice = self.store.read_streams(&[ReadReq { stream: StreamId::catalog(), after: schema.seq }]).await?;
         self.stats.stream_reads += 1;
@@ -409,7 +463,6 @@ impl<S: Store> Allot<S> {
         for (i, row) in missing.into_iter().zip(rows) {
             match row {
                 Some(row) if *row.id() == ids[i] => {
-                    let row = Arc::new(row);
                     self.units.insert(ids[i].clone(), row.clone());
                     out[i] = Some(row);
                 }
@@ -572,16 +625,19 @@ impl<S: Store> Allot<S> {
         if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
             return Ok(o);
         }
-        let Some(def) = self.schema().await?.index(&req.query.index).cloned() else {
+        let Some(def) = self.index_def(&req.query.index).await? else {
             return Err(BookError::UnknownIndex { index: req.query.index.clone() });
         };
-        let range = req.query.key_range(&def, window)?;
+        let range = self.key_range(&req.query, &def, window)?;
         let mut tries = Tries::default();
         // Best fit scans from the start of the range every time; spreading
         // bookers resume where they last booked (what lies before was taken
         // when they passed, and the pass wraps around, so nothing is missed).
-        let segments =
-            if req.pick == Pick::Spread { self.segments(&range, &req.span) } else { alloc::vec![range.clone()] };
+        let segments = if req.pick == Pick::Spread {
+            self.segments(&range, &req.span, &req.booking)
+        } else {
+            alloc::vec![range.clone()]
+        };
         for segment in segments {
             let mut cur = segment;
             loop {
@@ -611,12 +667,20 @@ impl<S: Store> Allot<S> {
 
     /// The range split at this client's hint: from the hint to the end, then
     /// from the start to the hint. Together they cover the range once.
-    pub(crate) fn segments(&self, range: &KeyRange, span: &Span) -> Vec<KeyRange> {
+    ///
+    /// Without a hint, a spreading booker starts at a point of the range
+    /// derived from its booking id (see [`spread_point`]): concurrent bookers
+    /// then walk different parts of the index instead of all scanning the
+    /// same first windows, which others keep taking from under them.
+    pub(crate) fn segments(&self, range: &KeyRange, span: &Span, booking: &BookingId) -> Vec<KeyRange> {
         let hint = match &self.hint {
             Some(h) if h.start == range.start && h.end == range.end && h.span == *span && range.contains(&h.key) => {
                 h.key.clone()
             }
-            _ => return alloc::vec![range.clone()],
+            _ => match spread_point(range, spread_hash(booking) as u64) {
+                Some(p) => p,
+                None => return alloc::vec![range.clone()],
+            },
         };
         let mut first = range.clone();
         let mut second = range.clone();
@@ -801,7 +865,7 @@ impl<S: Store> Allot<S> {
         let mut last = None;
         let mut defined = false;
         for _ in 0..self.config.commit_attempts_max {
-            let schema = self.schema().await?;
+            let schema = self.fresh_schema().await?;
             match schema.index(&def.name) {
                 Some(existing) if existing == def => {
                     defined = true;
@@ -856,7 +920,7 @@ impl<S: Store> Allot<S> {
         let mut range = KeyRange::all(UNITS_PER_COMMIT_MAX as u32);
         let mut attempts = 0;
         loop {
-            let schema = self.schema().await?.clone();
+            let schema = self.fresh_schema().await?.clone();
             let rows = self.store.scan_units(&range).await?;
             let Some(last_id) = rows.last().map(|r| r.id().clone()) else { return Ok(()) };
             let full = rows.len() as u32 >= range.limit;
@@ -870,7 +934,7 @@ impl<S: Store> Allot<S> {
                         expected: row.version,
                         events: Vec::new(),
                     });
-                    commit.units.push(UnitRow { index_keys: keys, ..row });
+                    commit.units.push(UnitRow { index_keys: keys, ..(*row).clone() });
                 }
             }
             if !commit.units.is_empty() {
@@ -920,7 +984,7 @@ impl<S: Store> Allot<S> {
         for chunk in specs.chunks(UNITS_PER_COMMIT_MAX) {
             let mut attempts = 0;
             loop {
-                let schema = self.schema().await?.clone();
+                let schema = self.fresh_schema().await?.clone();
                 let mut commit = Commit::default();
                 commit.writes.push(StreamWrite {
                     stream: StreamId::catalog(),
@@ -986,7 +1050,7 @@ impl<S: Store> Allot<S> {
         check_time("now", now)?;
         let mut last = None;
         for _ in 0..self.config.commit_attempts_max {
-            let schema = self.schema().await?.clone();
+            let schema = self.fresh_schema().await?.clone();
             let row = match self.unit_row(&spec.id, true).await? {
                 None => return Err(CatalogError::UnknownUnit { unit: spec.id.to_string() }),
                 Some(r) if r.retired => return Err(CatalogError::UnitRetired { unit: spec.id.to_string() }),
@@ -1105,7 +1169,7 @@ impl<S: Store> Allot<S> {
 
     /// The schema's index definitions.
     pub async fn indexes(&mut self) -> Result<Vec<IndexDef>, QueryError> {
-        Ok(self.schema().await?.indexes.clone())
+        Ok(self.fresh_schema().await?.indexes.clone())
     }
 
     /// A unit's current row.
@@ -1119,7 +1183,7 @@ impl<S: Store> Allot<S> {
     /// A page of a range query on a secondary index, resumable: pass the
     /// page's `next` as `after` to continue after its last key.
     pub async fn query(&mut self, q: &IndexQuery, limit: u32, after: Option<&[u8]>) -> Result<QueryPage, QueryError> {
-        let Some(def) = self.schema().await?.index(&q.index).cloned() else {
+        let Some(def) = self.index_def(&q.index).await? else {
             return Err(QueryError::UnknownIndex { index: q.index.clone() });
         };
         let mut range = q.key_range(&def, limit)?;
@@ -1325,4 +1389,30 @@ fn gave_up(
         ));
     }
     Ok(last.unwrap_or((fallback, 0, 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_points_fall_inside_the_range_in_order() {
+        let r = KeyRange {
+            start: alloc::vec![7, 0, 0, 0, 0],
+            end: Some(alloc::vec![7, 0xff, 0xff, 0xff, 0xff]),
+            reverse: false,
+            limit: 1,
+        };
+        let mut last = r.start.clone();
+        for h in [0, 1 << 60, 1 << 62, 1 << 63, u64::MAX] {
+            let p = spread_point(&r, h).unwrap();
+            assert!(r.contains(&p), "{p:?}");
+            assert!(p >= last, "points grow with h");
+            last = p;
+        }
+        // Unbounded above, or nothing to split: no point.
+        assert_eq!(spread_point(&KeyRange { end: None, ..r.clone() }, 5), None);
+        let narrow = KeyRange { start: alloc::vec![1, 2], end: Some(alloc::vec![1, 2, 0]), reverse: false, limit: 1 };
+        assert_eq!(spread_point(&narrow, u64::MAX), None);
+    }
 }

@@ -105,18 +105,17 @@ impl<S: Store> Allot<S> {
         // Replays: one read for every claim.
         self.resolve_claimed(reqs, &fingerprints, &live, out).await?;
         // Groups sharing a walk.
-        let schema = self.schema().await?.clone();
         let mut groups: Vec<Group> = Vec::new();
         for &i in &live {
             if out[i].is_some() {
                 continue;
             }
             let r = &reqs[i];
-            let Some(def) = schema.index(&r.query.index) else {
+            let Some(def) = self.index_def(&r.query.index).await? else {
                 out[i] = Some(Err(BookError::UnknownIndex { index: r.query.index.clone() }));
                 continue;
             };
-            let range = match r.query.key_range(def, window) {
+            let range = match r.query.key_range(&def, window) {
                 Ok(range) => range,
                 Err(e) => {
                     out[i] = Some(Err(e.into()));
@@ -133,7 +132,7 @@ impl<S: Store> Allot<S> {
                 Some(g) => g.pending.push(i),
                 None => {
                     let segments = if r.pick == Pick::Spread {
-                        self.segments(&range, &r.span).into()
+                        self.segments(&range, &r.span, &r.booking).into()
                     } else {
                         alloc::vec![range.clone()].into()
                     };

@@ -13,6 +13,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -498,7 +499,11 @@ async fn unit_rows_and_index<S: Store>(s: &S) -> CaseResult {
     ensure!(st(s.commit(&put).await, "commit")? == CommitOutcome::Committed, "putting rows");
     let got = st(s.get_units(&[unit("u2"), unit("zz"), unit("u1")]).await, "get_units")?;
     ensure!(
-        got == vec![Some(row("u2", 1, vec![vec![1, 3]])), None, Some(row("u1", 1, vec![vec![1, 5], vec![2, 0]]))],
+        got == vec![
+            Some(Arc::new(row("u2", 1, vec![vec![1, 3]]))),
+            None,
+            Some(Arc::new(row("u1", 1, vec![vec![1, 5], vec![2, 0]])))
+        ],
         "rows read back: {got:?}"
     );
     let all = st(s.scan_index(&range(&[], None, false, 100)).await, "scan")?;
@@ -634,13 +639,13 @@ impl<S: Store> Store for Interfere<'_, S> {
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         self.inner.get_claims(ids).await
     }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.inner.get_units(ids).await
     }
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.inner.scan_index(range).await
     }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.inner.scan_units(range).await
     }
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {

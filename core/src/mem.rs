@@ -7,10 +7,19 @@
 //! claims, then the catalog), checks everything, and only then writes: the
 //! lock order rules out deadlock and the check-then-write order rules out a
 //! half-applied commit.
+//!
+//! The booking loop only ever looks streams and claims up by id, so shards
+//! keep them in hash maps. The byte-ordered scans of the contract (verify,
+//! lifecycle, reconcile) use a sorted list of each shard's keys, rebuilt
+//! lazily after a key was added: it costs nothing while bookings run, and
+//! once per scan burst afterwards.
 
 use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Bound;
+
+use hashbrown::HashMap;
 
 use crate::error::StoreError;
 use crate::event::{ClaimRecord, Event, UnitRow};
@@ -25,19 +34,45 @@ const SHARD_COUNT: usize = 64;
 
 #[derive(Debug, Default)]
 struct StreamShard {
-    /// Keyed by the encoded stream id, so that byte-range scans are direct.
-    streams: BTreeMap<Vec<u8>, (StreamId, Vec<Event>)>,
+    streams: HashMap<StreamId, Vec<Event>>,
+    /// Encoded ids of `streams`, sorted; `None` once a stream was added.
+    sorted: Option<Vec<(Vec<u8>, StreamId)>>,
+}
+
+impl StreamShard {
+    fn sorted(&mut self) -> &[(Vec<u8>, StreamId)] {
+        let streams = &self.streams;
+        self.sorted.get_or_insert_with(|| {
+            let mut v: Vec<(Vec<u8>, StreamId)> = streams.keys().map(|s| (s.encode(), s.clone())).collect();
+            v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            v
+        })
+    }
 }
 
 #[derive(Debug, Default)]
 struct ClaimShard {
-    claims: BTreeMap<Vec<u8>, (BookingId, ClaimRecord)>,
+    claims: HashMap<BookingId, ClaimRecord>,
+    /// Encoded ids of `claims`, sorted; `None` once a claim was added.
+    sorted: Option<Vec<(Vec<u8>, BookingId)>>,
+}
+
+impl ClaimShard {
+    fn sorted(&mut self) -> &[(Vec<u8>, BookingId)] {
+        let claims = &self.claims;
+        self.sorted.get_or_insert_with(|| {
+            let mut v: Vec<(Vec<u8>, BookingId)> = claims.keys().map(|b| (b.encode(), b.clone())).collect();
+            v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            v
+        })
+    }
 }
 
 #[derive(Debug, Default)]
 struct Catalog {
-    /// Keyed by `key::encode_str(id)`.
-    units: BTreeMap<Vec<u8>, UnitRow>,
+    units: HashMap<UnitId, Arc<UnitRow>>,
+    /// Unit ids by encoded id, for `scan_units`.
+    ordered: BTreeMap<Vec<u8>, UnitId>,
     index: BTreeMap<Vec<u8>, UnitId>,
 }
 
@@ -55,14 +90,28 @@ impl Default for MemStore {
     }
 }
 
-/// FNV-1a: cheap, deterministic, no_std. Shards need spread, not security.
-fn shard_of(bytes: &[u8]) -> usize {
+/// FNV-1a over `parts`, separated: cheap, deterministic, no_std. Shards need
+/// spread, not security.
+fn shard_of(parts: &[&[u8]]) -> usize {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in *p {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
     }
     (h as usize) & (SHARD_COUNT - 1)
+}
+
+fn stream_shard(s: &StreamId) -> usize {
+    shard_of(&[s.unit_str().as_bytes()])
+}
+
+fn claim_shard(b: &BookingId) -> usize {
+    shard_of(&[b.actor.as_str().as_bytes(), b.key.as_str().as_bytes()])
 }
 
 type ByteBounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
@@ -89,29 +138,48 @@ fn scan_map<'a, V>(map: &'a BTreeMap<Vec<u8>, V>, range: &KeyRange) -> Vec<(&'a 
     if range.reverse { it.rev().take(limit).collect() } else { it.take(limit).collect() }
 }
 
-/// Up to `range.limit` items in `range` over all `maps` (the shards, all
-/// locked by the caller), merged in scan order: a k-way merge, so a page
-/// costs O(limit log shards) whatever the number of shards.
-fn scan_merged<'a, V>(maps: &[&'a BTreeMap<Vec<u8>, V>], range: &KeyRange) -> Vec<(&'a Vec<u8>, &'a V)> {
-    let Some(b) = bounds(range) else { return Vec::new() };
-    let mut iters: Vec<_> = maps.iter().map(|m| m.range::<[u8], _>(b)).collect();
-    let step = |it: &mut alloc::collections::btree_map::Range<'a, Vec<u8>, V>| {
-        if range.reverse { it.next_back() } else { it.next() }
+/// The part of a sorted list whose keys lie in `range`.
+fn in_range<'a, T>(sorted: &'a [(Vec<u8>, T)], range: &KeyRange) -> &'a [(Vec<u8>, T)] {
+    if bounds(range).is_none() {
+        return &[];
+    }
+    let lo = sorted.partition_point(|(k, _)| k.as_slice() < range.start.as_slice());
+    let hi = match &range.end {
+        Some(end) => sorted.partition_point(|(k, _)| k.as_slice() < end.as_slice()),
+        None => sorted.len(),
     };
-    // The heap orders by key (reversed for a forward scan, since
-    // BinaryHeap pops the largest).
+    &sorted[lo..hi.max(lo)]
+}
+
+/// Up to `range.limit` items in `range` over every shard's sorted list
+/// (all locked by the caller), merged in scan order: a k-way merge, so a
+/// page costs O(limit log shards) whatever the number of shards.
+fn scan_merged<'a, T>(lists: &[&'a [(Vec<u8>, T)]], range: &KeyRange) -> Vec<&'a T> {
+    let mut slices: Vec<&'a [(Vec<u8>, T)]> = lists.iter().map(|l| in_range(l, range)).collect();
+    let take = |s: &mut &'a [(Vec<u8>, T)]| -> Option<&'a (Vec<u8>, T)> {
+        if range.reverse {
+            let (last, rest) = s.split_last()?;
+            *s = rest;
+            Some(last)
+        } else {
+            let (first, rest) = s.split_first()?;
+            *s = rest;
+            Some(first)
+        }
+    };
+    // BinaryHeap pops the largest: order reversed for a forward scan.
     let mut heap = BinaryHeap::new();
-    for (i, it) in iters.iter_mut().enumerate() {
-        if let Some((k, v)) = step(it) {
-            heap.push(Head { key: k, value: v, shard: i, reverse: range.reverse });
+    for (i, s) in slices.iter_mut().enumerate() {
+        if let Some(item) = take(s) {
+            heap.push(Head { key: &item.0, value: &item.1, shard: i, reverse: range.reverse });
         }
     }
     let mut out = Vec::new();
     while out.len() < range.limit as usize {
         let Some(h) = heap.pop() else { break };
-        out.push((h.key, h.value));
-        if let Some((k, v)) = step(&mut iters[h.shard]) {
-            heap.push(Head { key: k, value: v, shard: h.shard, reverse: range.reverse });
+        out.push(h.value);
+        if let Some(item) = take(&mut slices[h.shard]) {
+            heap.push(Head { key: &item.0, value: &item.1, shard: h.shard, reverse: range.reverse });
         }
     }
     out
@@ -153,58 +221,67 @@ impl MemStore {
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
         c.validate()?;
-        let stream_keys: Vec<Vec<u8>> = c.writes.iter().map(|w| w.stream.encode()).collect();
-        let claim_keys: Vec<Vec<u8>> = c.claims.iter().map(|cl| cl.booking.encode()).collect();
-
         // Lock in ascending shard order: streams, claims, catalog.
-        let stream_shards = sorted_shards(c.writes.iter().map(|w| shard_of(w.stream.unit_str().as_bytes())));
-        let claim_shards = sorted_shards(claim_keys.iter().map(|k| shard_of(k)));
+        let stream_shards = sorted_shards(c.writes.iter().map(|w| stream_shard(&w.stream)));
+        let claim_shards = sorted_shards(c.claims.iter().map(|cl| claim_shard(&cl.booking)));
         let mut stream_guards: Vec<_> = stream_shards.iter().map(|&s| self.streams[s].lock()).collect();
         let mut claim_guards: Vec<_> = claim_shards.iter().map(|&s| self.claims[s].lock()).collect();
         let mut catalog = (!c.units.is_empty()).then(|| self.catalog.write());
-        let stream_slot = |w: &StreamWrite| slot(&stream_shards, shard_of(w.stream.unit_str().as_bytes()));
-        let claim_slot = |k: &[u8]| slot(&claim_shards, shard_of(k));
+        let stream_slot = |s: &StreamId| slot(&stream_shards, stream_shard(s));
+        let claim_slot = |b: &BookingId| slot(&claim_shards, claim_shard(b));
 
         // Check everything: claims first (a repeated request is a duplicate
         // even though its streams moved on since), then streams.
-        for (cl, k) in c.claims.iter().zip(&claim_keys) {
-            if let Some((_, existing)) = claim_guards[claim_slot(k)].claims.get(k) {
+        for cl in &c.claims {
+            if let Some(existing) = claim_guards[claim_slot(&cl.booking)].claims.get(&cl.booking) {
                 return Ok(CommitOutcome::Duplicate { booking: cl.booking.clone(), existing: existing.clone() });
             }
         }
-        for (w, k) in c.writes.iter().zip(&stream_keys) {
-            let actual = stream_guards[stream_slot(w)].streams.get(k).map_or(0, |(_, ev)| ev.len() as Seq);
+        for w in &c.writes {
+            let actual = stream_guards[stream_slot(&w.stream)].streams.get(&w.stream).map_or(0, |ev| ev.len() as Seq);
             if actual != w.expected {
                 return Ok(CommitOutcome::Conflict { stream: w.stream.clone(), expected: w.expected, actual });
             }
         }
 
         // Write everything.
-        for (w, k) in c.writes.iter().zip(stream_keys) {
+        for w in &c.writes {
             if w.events.is_empty() {
                 continue; // a guard
             }
-            let shard = &mut stream_guards[stream_slot(w)];
-            let (_, events) = shard.streams.entry(k).or_insert_with(|| (w.stream.clone(), Vec::new()));
-            events.extend(w.events.iter().cloned());
+            let shard = &mut stream_guards[stream_slot(&w.stream)];
+            match shard.streams.get_mut(&w.stream) {
+                Some(events) => events.extend(w.events.iter().cloned()),
+                None => {
+                    shard.streams.insert(w.stream.clone(), w.events.clone());
+                    shard.sorted = None;
+                }
+            }
         }
-        for (cl, k) in c.claims.iter().zip(claim_keys) {
-            let s = claim_slot(&k);
-            claim_guards[s].claims.insert(k, (cl.booking.clone(), cl.record.clone()));
+        for cl in &c.claims {
+            let shard = &mut claim_guards[claim_slot(&cl.booking)];
+            shard.claims.insert(cl.booking.clone(), cl.record.clone());
+            shard.sorted = None;
         }
         if let Some(cat) = catalog.as_mut() {
             for row in &c.units {
-                let mut id_key = Vec::new();
-                key::encode_str(row.id().as_str(), &mut id_key);
-                if let Some(old) = cat.units.get(&id_key) {
-                    for k in old.index_keys.clone() {
-                        cat.index.remove(&k);
+                let id = row.id();
+                match cat.units.get(id).cloned() {
+                    Some(old) => {
+                        for k in &old.index_keys {
+                            cat.index.remove(k);
+                        }
+                    }
+                    None => {
+                        let mut k = Vec::new();
+                        key::encode_str(id.as_str(), &mut k);
+                        cat.ordered.insert(k, id.clone());
                     }
                 }
                 for k in &row.index_keys {
-                    cat.index.insert(k.clone(), row.id().clone());
+                    cat.index.insert(k.clone(), id.clone());
                 }
-                cat.units.insert(id_key, row.clone());
+                cat.units.insert(id.clone(), Arc::new(row.clone()));
             }
         }
         Ok(CommitOutcome::Committed)
@@ -227,11 +304,10 @@ impl Store for MemStore {
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
         let mut out = Vec::with_capacity(reqs.len());
         for r in reqs {
-            let k = r.stream.encode();
-            let shard = self.streams[shard_of(r.stream.unit_str().as_bytes())].lock();
-            out.push(match shard.streams.get(&k) {
+            let shard = self.streams[stream_shard(&r.stream)].lock();
+            out.push(match shard.streams.get(&r.stream) {
                 None => StreamSlice::default(),
-                Some((_, events)) => {
+                Some(events) => {
                     let head = events.len() as Seq;
                     let from = usize::try_from(r.after).unwrap_or(usize::MAX).min(events.len());
                     StreamSlice { head, events: events[from..].to_vec() }
@@ -246,25 +322,12 @@ impl Store for MemStore {
     }
 
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let k = id.encode();
-                self.claims[shard_of(&k)].lock().claims.get(&k).map(|(_, r)| r.clone())
-            })
-            .collect())
+        Ok(ids.iter().map(|id| self.claims[claim_shard(id)].lock().claims.get(id).cloned()).collect())
     }
 
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         let cat = self.catalog.read();
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let mut k = Vec::new();
-                key::encode_str(id.as_str(), &mut k);
-                cat.units.get(&k).cloned()
-            })
-            .collect())
+        Ok(ids.iter().map(|id| cat.units.get(id).cloned()).collect())
     }
 
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
@@ -275,21 +338,38 @@ impl Store for MemStore {
             .collect())
     }
 
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         let cat = self.catalog.read();
-        Ok(scan_map(&cat.units, range).into_iter().map(|(_, r)| r.clone()).collect())
+        Ok(scan_map(&cat.ordered, range).into_iter().filter_map(|(_, id)| cat.units.get(id).cloned()).collect())
     }
 
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
         // All shards locked in ascending order, as commits do.
-        let guards: Vec<_> = self.streams.iter().map(|s| s.lock()).collect();
-        let maps: Vec<_> = guards.iter().map(|g| &g.streams).collect();
-        Ok(scan_merged(&maps, range).into_iter().map(|(_, (id, events))| (id.clone(), events.len() as Seq)).collect())
+        let mut guards: Vec<_> = self.streams.iter().map(|s| s.lock()).collect();
+        for g in guards.iter_mut() {
+            g.sorted();
+        }
+        let lists: Vec<&[(Vec<u8>, StreamId)]> = guards.iter().map(|g| g.sorted.as_deref().unwrap_or(&[])).collect();
+        let ids = scan_merged(&lists, range);
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let head = guards[stream_shard(id)].streams.get(id).map_or(0, |ev| ev.len() as Seq);
+                (id.clone(), head)
+            })
+            .collect())
     }
 
     async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
-        let guards: Vec<_> = self.claims.iter().map(|s| s.lock()).collect();
-        let maps: Vec<_> = guards.iter().map(|g| &g.claims).collect();
-        Ok(scan_merged(&maps, range).into_iter().map(|(_, v)| v.clone()).collect())
+        let mut guards: Vec<_> = self.claims.iter().map(|s| s.lock()).collect();
+        for g in guards.iter_mut() {
+            g.sorted();
+        }
+        let lists: Vec<&[(Vec<u8>, BookingId)]> = guards.iter().map(|g| g.sorted.as_deref().unwrap_or(&[])).collect();
+        let ids = scan_merged(&lists, range);
+        Ok(ids
+            .into_iter()
+            .filter_map(|b| guards[claim_shard(b)].claims.get(b).map(|r| (b.clone(), r.clone())))
+            .collect())
     }
 }

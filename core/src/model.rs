@@ -3,6 +3,7 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -21,14 +22,17 @@ pub type TimeMs = u64;
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident, $what:literal) => {
         $(#[$m])*
+        ///
+        /// Shared, immutable text: cloning one (which the booking loop does
+        /// for every candidate it looks at) is a reference count, not a copy.
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates length: 1..=[`ID_LEN_MAX_BYTES`] UTF-8 bytes.
             pub fn new(s: &str) -> Result<Self, InputError> {
                 check_id(s, $what)?;
-                Ok(Self(s.to_owned()))
+                Ok(Self(Arc::from(s)))
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -260,7 +264,7 @@ pub enum Part {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId {
     /// Empty only for the catalog stream.
-    unit: String,
+    unit: Arc<str>,
     pub part: Part,
 }
 
@@ -275,7 +279,7 @@ impl StreamId {
 
     /// The catalog stream: index definitions. Its seq is the schema version.
     pub fn catalog() -> Self {
-        Self { unit: String::new(), part: Part::Def }
+        Self { unit: Arc::from(""), part: Part::Def }
     }
 
     pub fn is_catalog(&self) -> bool {
@@ -323,7 +327,7 @@ impl StreamId {
         let bad = |reason| DecodeError::Malformed { what, reason };
         let key_err = |error| DecodeError::Key { what, error };
         let mut r = key::KeyReader::new(bytes);
-        let unit = String::decode_from(&mut r).map_err(key_err)?;
+        let unit: String = String::decode_from(&mut r).map_err(key_err)?;
         if unit.len() > ID_LEN_MAX_BYTES {
             return Err(bad("unit id too long"));
         }
@@ -337,7 +341,7 @@ impl StreamId {
         if unit.is_empty() && part != Part::Def {
             return Err(bad("catalog stream has only a definition part"));
         }
-        Ok(Self { unit, part })
+        Ok(Self { unit: Arc::from(unit), part })
     }
 }
 

@@ -88,10 +88,24 @@ pub struct Roster {
     seq: Seq,
     watermark: TimeMs,
     entries: Vec<Entry>,
+    /// Position of each booking in `entries`, kept only once a roster grows
+    /// past [`INDEXED_FROM`]: most rosters hold a handful of bookings, and a
+    /// scan of those is cheaper than a map.
     by_booking: BTreeMap<BookingId, usize>,
 }
 
+/// Rosters with at least this many bookings keep an index by booking.
+const INDEXED_FROM: usize = 16;
+
 impl Roster {
+    fn position(&self, booking: &BookingId) -> Option<usize> {
+        if self.entries.len() > INDEXED_FROM {
+            self.by_booking.get(booking).copied()
+        } else {
+            self.entries.iter().position(|e| e.booking == *booking)
+        }
+    }
+
     /// The empty stream's roster.
     pub const EMPTY: Roster = Roster { seq: 0, watermark: 0, entries: Vec::new(), by_booking: BTreeMap::new() };
 
@@ -127,7 +141,7 @@ impl Roster {
     }
 
     pub fn find(&self, booking: &BookingId) -> Option<&Entry> {
-        self.by_booking.get(booking).map(|&i| &self.entries[i])
+        self.position(booking).map(|i| &self.entries[i])
     }
 
     /// Bookings taking places at `now`.
@@ -161,7 +175,7 @@ impl Roster {
 
     fn apply(&mut self, seq: Seq, event: &Event) -> Result<(), Anomaly> {
         let transition = |roster: &mut Self, booking: &BookingId, name: &'static str| {
-            let Some(&i) = roster.by_booking.get(booking) else {
+            let Some(i) = roster.position(booking) else {
                 return Err(Anomaly::UnknownBooking { seq, booking: booking.clone() });
             };
             let eff = roster.watermark.max(event.at());
@@ -189,7 +203,7 @@ impl Roster {
         };
         match event {
             Event::Booked { booking, qty, span, hold, at } => {
-                if self.by_booking.contains_key(booking) {
+                if self.position(booking).is_some() {
                     return Err(Anomaly::DuplicateBooking { seq, booking: booking.clone() });
                 }
                 let state = match hold {
@@ -198,7 +212,13 @@ impl Roster {
                         BookingState::Held { expires_at: *expires_at, ext_ref: ext_ref.clone() }
                     }
                 };
-                self.by_booking.insert(booking.clone(), self.entries.len());
+                if self.entries.len() >= INDEXED_FROM {
+                    if self.by_booking.is_empty() {
+                        self.by_booking =
+                            self.entries.iter().enumerate().map(|(i, e)| (e.booking.clone(), i)).collect();
+                    }
+                    self.by_booking.insert(booking.clone(), self.entries.len());
+                }
                 self.entries.push(Entry { booking: booking.clone(), qty: *qty, span: *span, state, seq, at: *at });
                 Ok(())
             }
@@ -265,5 +285,29 @@ mod tests {
     fn confirming_after_expiry_is_an_anomaly() {
         let (_, a) = Roster::replay(&[held("h", 100, 0), Event::Confirmed { booking: b("h"), at: 100 }]);
         assert!(matches!(a[0], Anomaly::BadTransition { from: "expired", .. }));
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// Past `INDEXED_FROM` bookings a roster switches to its index: finding,
+    /// duplicate detection and transitions must not change.
+    #[test]
+    fn large_rosters_find_every_booking() {
+        let b = |i: usize| BookingId::new("a", &alloc::format!("k{i}")).unwrap();
+        let mut events: Vec<Event> =
+            (0..40).map(|i| Event::Booked { booking: b(i), qty: 1, span: Span::Whole, hold: None, at: 0 }).collect();
+        events.push(Event::Booked { booking: b(3), qty: 1, span: Span::Whole, hold: None, at: 0 });
+        events.push(Event::Booked { booking: b(30), qty: 1, span: Span::Whole, hold: None, at: 0 });
+        events.push(Event::Cancelled { booking: b(35), at: 1 });
+        let (r, anomalies) = Roster::replay(&events);
+        assert_eq!(anomalies.len(), 2, "{anomalies:?}");
+        for i in 0..40 {
+            assert_eq!(r.find(&b(i)).map(|e| e.seq), Some(i as u64 + 1), "{i}");
+        }
+        assert!(r.find(&b(40)).is_none());
+        assert_eq!(r.used(0), 39);
     }
 }

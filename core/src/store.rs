@@ -259,13 +259,13 @@ pub trait Store {
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError>;
 
     /// Unit rows by id, one per id, in order.
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError>;
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError>;
 
     /// Index entries whose key lies in `range`, in key order (reversed if asked).
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError>;
 
     /// Unit rows whose encoded id (`key::encode_str(id)`) lies in `range`.
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError>;
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError>;
 
     /// Heads of the non-empty streams whose encoded id lies in `range`.
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError>;
@@ -289,13 +289,13 @@ macro_rules! forward_store {
             async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
                 (**self).get_claims(ids).await
             }
-            async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+            async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
                 (**self).get_units(ids).await
             }
             async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
                 (**self).scan_index(range).await
             }
-            async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+            async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
                 (**self).scan_units(range).await
             }
             async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {

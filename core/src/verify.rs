@@ -116,7 +116,7 @@ async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, ClaimReco
     Ok(out)
 }
 
-async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, UnitRow>, StoreError> {
+async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, alloc::sync::Arc<UnitRow>>, StoreError> {
     let mut out = BTreeMap::new();
     let mut range = KeyRange::all(PAGE);
     loop {

@@ -46,7 +46,10 @@ impl allot_core::Store for Blind {
     ) -> Result<Vec<Option<allot_core::ClaimRecord>>, StoreError> {
         self.0.get_claims(ids).await
     }
-    async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<allot_core::UnitRow>>, StoreError> {
+    async fn get_units(
+        &self,
+        ids: &[allot_core::UnitId],
+    ) -> Result<Vec<Option<std::sync::Arc<allot_core::UnitRow>>>, StoreError> {
         self.0.get_units(ids).await
     }
     async fn scan_index(
@@ -55,7 +58,10 @@ impl allot_core::Store for Blind {
     ) -> Result<Vec<allot_core::store::IndexEntry>, StoreError> {
         self.0.scan_index(r).await
     }
-    async fn scan_units(&self, r: &allot_core::store::KeyRange) -> Result<Vec<allot_core::UnitRow>, StoreError> {
+    async fn scan_units(
+        &self,
+        r: &allot_core::store::KeyRange,
+    ) -> Result<Vec<std::sync::Arc<allot_core::UnitRow>>, StoreError> {
         self.0.scan_units(r).await
     }
     async fn scan_streams(

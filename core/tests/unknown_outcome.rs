@@ -3,6 +3,7 @@
 //! never report "nothing written" for a commit that may have landed.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use allot_core::store::*;
 use allot_core::*;
@@ -37,13 +38,13 @@ impl Store for Lossy {
         }
         self.inner.get_claims(ids).await
     }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.inner.get_units(ids).await
     }
     async fn scan_index(&self, r: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.inner.scan_index(r).await
     }
-    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.inner.scan_units(r).await
     }
     async fn scan_streams(&self, r: &KeyRange) -> Result<Vec<(StreamId, u64)>, StoreError> {
@@ -107,13 +108,13 @@ impl Store for BlindAfterCommit<'_> {
         }
         self.0.get_claims(ids).await
     }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.0.get_units(ids).await
     }
     async fn scan_index(&self, r: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.0.scan_index(r).await
     }
-    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.0.scan_units(r).await
     }
     async fn scan_streams(&self, r: &KeyRange) -> Result<Vec<(StreamId, u64)>, StoreError> {

@@ -32,7 +32,7 @@ mkdir -p "$root/artifacts"
 start=$(date +%s)
 set +e
 BASE_URL="$url" TOOLS_DIR="$root/tools/node_modules" ARTIFACTS_DIR="$root/artifacts" \
-  node --test --test-concurrency=1 --test-reporter=spec "$here/e2e.test.mjs"
+  node --test --test-concurrency=1 --test-reporter=spec "$here/e2e.test.mjs" "$here/faults.test.mjs"
 code=$?
 set -e
 echo "demo e2e: $(( $(date +%s) - start )) s, screenshot: artifacts/demo-holiday.png" >&2

@@ -259,6 +259,8 @@ async fn start() {
         }
     };
     fill_controls(&p);
+    // Read before the URL is rewritten below (faults are URL-only).
+    let faults = faults();
     // The URL mirrors the controls (without autostart: a reload shows the
     // kept run instead of running again).
     if let Ok(h) = window().history() {
@@ -266,7 +268,7 @@ async fn start() {
     }
     set_busy(true);
     begin_outcome(&p);
-    match race(&p).await {
+    match race(&p, faults).await {
         Ok(done) => show_outcome(&p, &done),
         Err(e) => show_failure(&format!("error: {e}"), &e),
     }
@@ -282,6 +284,8 @@ fn begin_outcome(p: &Params) {
     let r = by_id("result");
     let _ = r.remove_attribute("data-done");
     let _ = r.remove_attribute("data-ok");
+    let _ = r.remove_attribute("data-resumed");
+    let _ = r.remove_attribute("data-replays");
     set_attr(&r, "data-scenario", p.scenario.slug());
     r.set_text_content(Some("running…"));
     set_attr(&by_id("outcome"), "data-state", "running");
@@ -505,10 +509,35 @@ fn expected_bookings(p: &Params) -> Option<u64> {
     }
 }
 
-async fn race(p: &Params) -> Result<RunOutcome, String> {
+/// Faults for the reliability tests, from the URL only (never a control):
+/// `resume=1` keeps the database (and replays the sessions already booked)
+/// instead of starting afresh; `kill_worker=K&kill_after=N` terminates
+/// worker K (1-based, as the tiles) for real once it reports N sessions done,
+/// in the middle of whatever it is doing.
+#[derive(Clone, Copy, Debug, Default)]
+struct Faults {
+    resume: bool,
+    kill: Option<(usize, u64)>,
+}
+
+fn faults() -> Faults {
+    let url = url_pairs();
+    let get = |k: &str| url.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let kill = get("kill_worker").and_then(|w| w.parse::<usize>().ok()).filter(|w| *w >= 1).map(|w| {
+        let after = get("kill_after").and_then(|n| n.parse::<u64>().ok()).unwrap_or(1);
+        (w - 1, after)
+    });
+    Faults { resume: get("resume") == Some("1"), kill }
+}
+
+async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
     terminate_workers();
-    phase("Deleting the previous database");
-    meta::delete_database(DB_NAME).await?;
+    if faults.resume {
+        phase("Resuming: keeping the database (sessions already booked replay)");
+    } else {
+        phase("Deleting the previous database");
+        meta::delete_database(DB_NAME).await?;
+    }
 
     let units = scenario::unit_specs(p).len();
     phase(&format!("Setup: defining {units} units and the index (not timed)"));
@@ -586,6 +615,17 @@ async fn race(p: &Params) -> Result<RunOutcome, String> {
             Ev::Msg(k, FromWorker::Progress { c, .. }) => {
                 slots[k].c = c;
                 dirty = true;
+                if faults.kill.is_some_and(|(w, after)| w == k && c.done >= after) && !slots[k].done {
+                    // The fault: the worker dies mid-run, whatever it was
+                    // doing (its commit in flight lands whole or not at all).
+                    workers[k].terminate();
+                    slots[k].state = "killed";
+                    slots[k].done = true;
+                    done += 1;
+                    if done == n {
+                        break now_ms();
+                    }
+                }
             }
             Ev::Msg(k, FromWorker::Done { c, acked: a, first_error, .. }) => {
                 slots[k].c = c;
@@ -625,6 +665,11 @@ async fn race(p: &Params) -> Result<RunOutcome, String> {
     drop(ticker);
     let wall_secs = (t1 - t0) / 1000.0;
     let t = totals(&slots);
+    // For the reliability tests: whether this run kept the database, and how
+    // many bookings were answered from an earlier run's claims.
+    let result = by_id("result");
+    set_attr(&result, "data-resumed", if faults.resume { "1" } else { "0" });
+    set_attr(&result, "data-replays", &t.replays.to_string());
     samples.push(Sample { t: wall_secs, booked: t.booked, conflicts: t.conflicts });
     slots.iter().for_each(render_slot);
     render_totals(p, &t, Some(wall_secs));

@@ -303,6 +303,7 @@ impl Params {
             price_min: self.price_min,
             price_max: self.price_max,
             seed: self.seed,
+            batch: self.batch,
         }
     }
 

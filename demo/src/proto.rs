@@ -71,6 +71,8 @@ pub struct Counters {
     pub already_booked: u64,
     pub read_queries: u64,
     pub commits: u64,
+    /// Bookings answered from an earlier run's claim (a resumed run).
+    pub replays: u64,
 }
 
 impl Counters {
@@ -85,6 +87,7 @@ impl Counters {
         self.already_booked += o.already_booked;
         self.read_queries += o.read_queries;
         self.commits += o.commits;
+        self.replays += o.replays;
     }
 }
 

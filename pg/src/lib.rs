@@ -878,15 +878,15 @@ impl Store for PgStore {
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let keys: Vec<Vec<u8>> = ids.iter().map(unit_key).collect();
         let rows = self.query(GET_UNITS.into(), vec![Param::ByteArr(keys.clone())]).await?;
-        let mut found: HashMap<Vec<u8>, UnitRow> = HashMap::with_capacity(rows.len());
+        let mut found: HashMap<Vec<u8>, Arc<UnitRow>> = HashMap::with_capacity(rows.len());
         for row in &rows {
-            found.insert(col(row, 0)?, UnitRow::decode(col(row, 1)?)?);
+            found.insert(col(row, 0)?, Arc::new(UnitRow::decode(col(row, 1)?)?));
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
@@ -897,10 +897,10 @@ impl Store for PgStore {
         rows.iter().map(|r| Ok(IndexEntry { key: col(r, 0)?, unit: unit_of_key(col(r, 1)?)? })).collect()
     }
 
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         let Some((sql, params)) = scan("body", "units", "unit", "", range) else { return Ok(Vec::new()) };
         let rows = self.query(sql, params).await?;
-        rows.iter().map(|r| Ok(UnitRow::decode(col(r, 0)?)?)).collect()
+        rows.iter().map(|r| Ok(Arc::new(UnitRow::decode(col(r, 0)?)?))).collect()
     }
 
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {

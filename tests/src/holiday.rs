@@ -35,6 +35,10 @@ pub struct HolidayParams {
     pub price_min: u32,
     pub price_max: u32,
     pub seed: u64,
+    /// Sessions a worker decides together and commits with one group
+    /// commit per round (`Allot::book_any_many`); 1: one at a time
+    /// (`Allot::book_any`).
+    pub batch: u32,
 }
 
 impl Default for HolidayParams {
@@ -48,6 +52,7 @@ impl Default for HolidayParams {
             price_min: 0,
             price_max: u32::MAX,
             seed: 1,
+            batch: 1,
         }
     }
 }
@@ -70,6 +75,9 @@ impl HolidayParams {
         }
         if self.window == 0 || self.window > allot_core::limits::WINDOW_LEN_MAX {
             return Err(format!("--window must be in 1..={}", allot_core::limits::WINDOW_LEN_MAX));
+        }
+        if self.batch == 0 || self.batch as usize > allot_core::limits::COMMITS_PER_GROUP_MAX {
+            return Err(format!("--batch must be in 1..={}", allot_core::limits::COMMITS_PER_GROUP_MAX));
         }
         if self.price_min > self.price_max {
             return Err("--price-min must not be above --price-max".into());
@@ -279,32 +287,41 @@ fn race_sessions<S: Store + Sync>(
                 let config = Config { window_len: p.window, ..Config::default() };
                 let mut allot = Allot::with_config(store, config);
                 let mut mine = Vec::new();
+                let batch = u64::from(p.batch);
                 loop {
                     // The queue hands out sessions, never rooms: which room a
                     // session gets is decided by the race.
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= p.sessions {
+                    let first = next.fetch_add(batch, Ordering::Relaxed);
+                    if first >= p.sessions {
                         break;
                     }
-                    let req = request(p, i);
-                    match pollster::block_on(allot.book_any(&req, NOW_MS)) {
-                        Ok(Outcome::Booked { booking, .. }) => {
-                            c.booked.fetch_add(1, Ordering::Relaxed);
-                            mine.push(booking);
+                    let reqs: Vec<BookAnyReq> =
+                        (first..(first + batch).min(p.sessions)).map(|i| request(p, i)).collect();
+                    let outcomes = if batch == 1 {
+                        vec![pollster::block_on(allot.book_any(&reqs[0], NOW_MS))]
+                    } else {
+                        pollster::block_on(allot.book_any_many(&reqs, NOW_MS))
+                    };
+                    for (req, outcome) in reqs.iter().zip(outcomes) {
+                        match outcome {
+                            Ok(Outcome::Booked { booking, .. }) => {
+                                c.booked.fetch_add(1, Ordering::Relaxed);
+                                mine.push(booking);
+                            }
+                            Ok(Outcome::SoldOut) => {
+                                c.sold_out.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(other) => {
+                                eprintln!("session {} ended {other:?}, which a holiday session cannot", req.booking);
+                                c.errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                eprintln!("session {} failed: {} ({e})", req.booking, e.code());
+                                c.errors.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                        Ok(Outcome::SoldOut) => {
-                            c.sold_out.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(other) => {
-                            eprintln!("session {i} ended {other:?}, which a holiday session cannot");
-                            c.errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            eprintln!("session {i} failed: {} ({e})", e.code());
-                            c.errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                        c.done.fetch_add(1, Ordering::Relaxed);
                     }
-                    c.done.fetch_add(1, Ordering::Relaxed);
                 }
                 let s = allot.stats();
                 c.read_queries.fetch_add(s.read_queries, Ordering::Relaxed);

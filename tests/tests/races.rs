@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::Arc;
 use std::sync::Barrier;
 
 use allot_core::store::{IndexEntry, KeyRange, ReadReq, StreamSlice};
@@ -452,13 +453,13 @@ impl Store for AfterFirstClaimRead<'_> {
         }
         claims
     }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.inner.get_units(ids).await
     }
     async fn scan_index(&self, r: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.inner.scan_index(r).await
     }
-    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.inner.scan_units(r).await
     }
     async fn scan_streams(&self, r: &KeyRange) -> Result<Vec<(StreamId, u64)>, StoreError> {

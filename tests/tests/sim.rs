@@ -4,6 +4,7 @@
 //! `docs/simulation.md`).
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use allot_core::store::{IndexEntry, KeyRange, ReadReq, StreamSlice};
 use allot_core::{
@@ -240,13 +241,13 @@ impl Store for Unknowns<'_> {
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         self.inner.get_claims(ids).await
     }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.inner.get_units(ids).await
     }
     async fn scan_index(&self, r: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.inner.scan_index(r).await
     }
-    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.inner.scan_units(r).await
     }
     async fn scan_streams(&self, r: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use allot_core::error::{Error, InputError, StoreError};
 use allot_core::event::{ClaimRecord, UnitRow};
@@ -52,13 +53,13 @@ impl Store for Backend {
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         dispatch!(self, get_claims(ids))
     }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         dispatch!(self, get_units(ids))
     }
     async fn scan_index(&self, r: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         dispatch!(self, scan_index(r))
     }
-    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         dispatch!(self, scan_units(r))
     }
     async fn scan_streams(&self, r: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {

@@ -21,6 +21,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use allot_core::error::{InputError, StoreError};
 use allot_core::event::{ClaimRecord, Event, UnitRow};
@@ -418,7 +419,7 @@ impl Store for IdbStore {
         Ok(out)
     }
 
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -469,7 +470,7 @@ impl Store for IdbStore {
         Ok(out)
     }
 
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
         let err = |e| self.error(e);
         let tx = self.tx(TransactionMode::Readonly)?;
@@ -552,9 +553,9 @@ impl Store for IdbStore {
     }
 }
 
-fn decode_unit(v: &JsValue) -> Result<UnitRow, StoreError> {
+fn decode_unit(v: &JsValue) -> Result<Arc<UnitRow>, StoreError> {
     let row = Reflect::get(v, &"row".into()).map_err(|_| corrupt("unit row"))?;
-    Ok(UnitRow::decode(&to_vec(&row).ok_or_else(|| corrupt("unit row"))?)?)
+    Ok(Arc::new(UnitRow::decode(&to_vec(&row).ok_or_else(|| corrupt("unit row"))?)?))
 }
 
 /// A failed `commit()` of a readwrite transaction: if the browser says it

@@ -39,3 +39,68 @@ test('the ESM entry drives IndexedDB in a page', { timeout: 60_000 }, async () =
     rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('a hold whose owner vanished: after its TTL the slot is bookable again, with no background job', { timeout: 60_000 }, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'allot-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const open = async () => {
+      const p = await ctx.newPage();
+      await p.goto(`${process.env.BASE_URL}/api.html`);
+      await p.waitForFunction(() => window.allot !== undefined);
+      return p;
+    };
+    // Tab 1 takes a paid hold on table 7 for tonight, 8 s to pay...
+    const owner = await open();
+    const held = await owner.evaluate(async () => {
+      const db = await window.allot.open({ name: 'vanish' });
+      await db.defineUnits([{ id: 'table-7', kind: 'exclusive', attrs: { seats: 4 } }]);
+      const o = await db.hold({
+        actor: 'ann', key: 'dinner', unit: 'table-7', span: { start: 1140, end: 1260 },
+        hold: { ttlMs: 8000, extRef: 'pi_ann' },
+      });
+      db.close();
+      return o;
+    });
+    assert.equal(held.status, 'held');
+    // ...and vanishes: the tab is closed, nothing of it runs any more.
+    await owner.close();
+    const other = await open();
+    const book = () => other.evaluate(async () => {
+      const db = await window.allot.open({ name: 'vanish' });
+      const o = await db.book({ actor: 'bob', key: 'dinner', unit: 'table-7', span: { start: 1200, end: 1320 } });
+      db.close();
+      return o;
+    });
+    // Before the TTL the hold still blocks the slot.
+    assert.ok(Date.now() < held.expiresAt - 1000, 'the machine was too slow to check before the TTL');
+    const early = await book();
+    assert.equal(early.status, 'overlap', JSON.stringify(early));
+    // After it, the same request books: expiry is computed when the stream
+    // is read; nothing had to run in between.
+    const wait = held.expiresAt - Date.now() + 50;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const late = await book();
+    assert.equal(late.status, 'booked', JSON.stringify(late));
+    const check = await other.evaluate(async () => {
+      const db = await window.allot.open({ name: 'vanish' });
+      const report = await db.verify();
+      const refunds = await db.reconcile();
+      const roster = await db.roster({ unit: 'table-7' });
+      return { report, refunds, states: roster[0].entries.map((e) => e.state) };
+    });
+    assert.equal(check.report.ok, true, JSON.stringify(check.report.violations));
+    assert.equal(check.report.liveBookings, 1);
+    assert.deepEqual(check.states, ['expired', 'confirmed']);
+    // The lapsed paid hold is listed for a refund.
+    assert.deepEqual(check.refunds.map((r) => r.extRef), ['pi_ann']);
+  } finally {
+    await ctx.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});

@@ -36,6 +36,17 @@ cat > page.html <<HTML
 <script type="importmap">{ "imports": { "allot-web": "/node_modules/allot-web/${entry#./}" } }</script>
 <script type="module" src="/page.mjs"></script>
 HTML
+# A bare page with the package on window, for tests that drive it step by step.
+cat > api.html <<HTML
+<!doctype html>
+<meta charset="utf-8">
+<script type="importmap">{ "imports": { "allot-web": "/node_modules/allot-web/${entry#./}" } }</script>
+<script type="module">
+  import init, * as allot from 'allot-web';
+  await init();
+  window.allot = allot;
+</script>
+HTML
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
 server=$!

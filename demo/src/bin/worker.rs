@@ -88,8 +88,9 @@ async fn run(job: Job) {
         };
         for (i, o) in chunk.iter().zip(outcomes) {
             match o {
-                Ok(Outcome::Booked { booking, .. }) => {
+                Ok(Outcome::Booked { booking, replayed, .. }) => {
                     c.booked += 1;
+                    c.replays += u64::from(replayed);
                     acked.push((booking.actor.as_str().to_string(), booking.key.as_str().to_string()));
                 }
                 Ok(Outcome::SoldOut) => c.sold_out += 1,

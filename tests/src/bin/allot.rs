@@ -39,6 +39,9 @@ enum Command {
         price_max: u32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Sessions a worker books together with group commit (1: one at a time).
+        #[arg(long, default_value_t = 1)]
+        batch: u32,
         /// `memory`, or a PostgreSQL URL (`postgres://user:password@host:port/db`):
         /// the run gets a fresh schema there, dropped afterwards.
         #[arg(long, default_value = "memory")]
@@ -83,8 +86,20 @@ fn finish(line: String, check: Result<(), String>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Holiday { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed, store } => {
-            let p = HolidayParams { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed };
+        Command::Holiday {
+            hotels,
+            rooms_per_hotel,
+            sessions,
+            workers,
+            window,
+            price_min,
+            price_max,
+            seed,
+            batch,
+            store,
+        } => {
+            let p =
+                HolidayParams { hotels, rooms_per_hotel, sessions, workers, window, price_min, price_max, seed, batch };
             holiday::run(&store, &p, &progress(sessions)).map(|r| (r.to_string(), r.check()))
         }
         Command::LastRoom { sessions, workers } => {

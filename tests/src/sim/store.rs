@@ -11,6 +11,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use allot_core::store::{IndexEntry, KeyRange, ReadReq, StreamSlice};
 use allot_core::{BookingId, ClaimRecord, Commit, CommitOutcome, MemStore, Seq, Store, StoreError, StreamId, UnitRow};
@@ -111,13 +112,13 @@ impl Store for SimStore {
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         self.mem.get_claims(ids).await
     }
-    async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.mem.get_units(ids).await
     }
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.mem.scan_index(range).await
     }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.mem.scan_units(range).await
     }
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
@@ -507,13 +508,13 @@ impl Store for Handle {
         yield_now().await;
         self.shared.get_claims(self.booker, ids)
     }
-    async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<UnitRow>>, StoreError> {
+    async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.plain("get_units", self.shared.inner.get_units(ids)).await
     }
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.plain("scan_index", self.shared.inner.scan_index(range)).await
     }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<UnitRow>, StoreError> {
+    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.plain("scan_units", self.shared.inner.scan_units(range)).await
     }
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
