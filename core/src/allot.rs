@@ -178,7 +178,7 @@ pub struct Allot<S> {
     pub(crate) stats: Stats,
     schema: Option<Schema>,
     units: HashMap<UnitId, Arc<UnitRow>>,
-    rosters: HashMap<StreamId, Roster>,
+    pub(crate) rosters: HashMap<StreamId, Roster>,
     /// Where this client last booked in its last auto-assign range: the next
     /// pass starts there, since what lies before was taken when last seen.
     pub(crate) hint: Option<Hint>,
@@ -355,15 +355,26 @@ impl<S: Store> Allot<S> {
 
     /// Brings the cached rosters of `streams` up to date with one read.
     pub(crate) async fn observe(&mut self, streams: &[StreamId]) -> Result<(), StoreError> {
-        if self.rosters.len() + streams.len() > self.config.roster_cache_max {
-            self.rosters.clear();
-        }
+        self.make_room(streams.len());
         let reqs: Vec<ReadReq> = streams
             .iter()
             .map(|s| ReadReq { stream: s.clone(), after: self.rosters.get(s).map_or(0, Roster::seq) })
             .collect();
         let slices = self.store.read_streams(&reqs).await?;
         self.stats.stream_reads += 1;
+        self.absorb(reqs, slices)
+    }
+
+    /// Makes room in the roster cache for `more` streams (dropping it all:
+    /// it is only an optimisation). Call before computing reads from it.
+    pub(crate) fn make_room(&mut self, more: usize) {
+        if self.rosters.len() + more > self.config.roster_cache_max {
+            self.rosters.clear();
+        }
+    }
+
+    /// Applies stream slices read after the cached seqs to the cache.
+    pub(crate) fn absorb(&mut self, reqs: Vec<ReadReq>, slices: Vec<StreamSlice>) -> Result<(), StoreError> {
         if slices.len() != reqs.len() {
             return Err(corrupt("read", "the store answered a different number of streams"));
         }

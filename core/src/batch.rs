@@ -51,6 +51,10 @@ impl Group {
 
 type Slot = Option<Result<Outcome, BookError>>;
 
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 impl<S: Store> Allot<S> {
     /// Auto-assigns many requests at once: the batch form of
     /// [`Allot::book_any`], with one group commit per round. Outcomes come
@@ -402,8 +406,27 @@ impl<S: Store> Allot<S> {
     /// Fetches the group's next window and observes its candidates.
     async fn fetch_window(&mut self, g: &mut Group, pick: Pick, first: &BookingId) -> Result<(), StoreError> {
         let Some(cur) = g.segments.front().cloned() else { return Ok(()) };
-        let entries = self.store.scan_index(&cur).await?;
+        // The window, its rows and its streams in one read (one transaction
+        // where the store has them).
+        let span = g.span;
+        self.make_room(cur.limit as usize * span.stream_count());
+        let window = {
+            let rosters = &self.rosters;
+            let reads = |row: &UnitRow| -> Vec<ReadReq> {
+                if row.retired || span.validate(&row.spec.kind).is_err() {
+                    return Vec::new();
+                }
+                booking_streams(row.id(), &span)
+                    .into_iter()
+                    .map(|s| ReadReq { after: rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s })
+                    .collect()
+            };
+            self.store.read_window(&cur, &reads).await?
+        };
         self.stats.read_queries += 1;
+        self.stats.stream_reads += 1;
+        let Window { entries, rows, reads, slices } = window;
+        self.absorb(reads, slices)?;
         match entries.last() {
             Some(last) if entries.len() as u32 >= cur.limit => {
                 if let Some(front) = g.segments.front_mut() {
@@ -414,8 +437,6 @@ impl<S: Store> Allot<S> {
                 g.segments.pop_front();
             }
         }
-        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
-        let rows = self.unit_rows(&ids, false).await?;
         let mut fresh = Vec::with_capacity(entries.len());
         for (entry, row) in entries.into_iter().zip(rows) {
             let Some(row) = row else { continue };
@@ -425,12 +446,22 @@ impl<S: Store> Allot<S> {
             let streams = booking_streams(row.id(), &g.span);
             fresh.push((entry, row, streams));
         }
-        if pick == Pick::Spread && !fresh.is_empty() {
+        if pick == Pick::Spread && fresh.len() > 1 {
+            // A batch takes many candidates of a window at once: rather than
+            // a run of neighbours (which a concurrent batch in the same
+            // window would take too), walk the window with a stride coprime
+            // with its length, from an offset; both derived from the booking
+            // id, so concurrent batches interleave instead of colliding.
             let n = fresh.len();
-            fresh.rotate_left(spread_hash(first) % n);
+            let h = spread_hash(first);
+            let mut stride = 1 + (h >> 16) % (n - 1);
+            while gcd(stride, n) != 1 {
+                stride += 1;
+            }
+            let offset = h % n;
+            let mut slots: Vec<Option<_>> = fresh.into_iter().map(Some).collect();
+            fresh = (0..n).filter_map(|k| slots[(offset + k * stride) % n].take()).collect();
         }
-        let streams: Vec<StreamId> = fresh.iter().flat_map(|(_, _, s)| s.iter().cloned()).collect();
-        self.observe(&streams).await?;
         g.candidates.extend(fresh);
         Ok(())
     }

@@ -151,6 +151,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         unit_rows_and_index,
         index_compares_bytes_unsigned,
         scans_are_resumable,
+        read_window_is_its_parts,
         last_seat_race,
         booking_lifecycle_and_verify,
     );
@@ -612,6 +613,43 @@ async fn scans_are_resumable<S: Store>(s: &S) -> CaseResult {
     let mut want: Vec<BookingId> = names.iter().map(|n| bid("x", n)).collect();
     want.sort_by_key(BookingId::encode);
     ensure!(got == want, "claims paged: {got:?}");
+    Ok(())
+}
+
+async fn read_window_is_its_parts<S: Store>(s: &S) -> CaseResult {
+    // Units u0..u5 with one index key each, some with bookings.
+    let rows: Vec<UnitRow> = (0..6).map(|i| row(&format!("u{i}"), 1, vec![vec![9, i as u8]])).collect();
+    st(s.commit(&Commit { units: rows, ..Commit::default() }).await, "commit")?;
+    for i in [1, 3, 4] {
+        let n = if i == 3 { 2 } else { 1 };
+        let events = (0..n).map(|j| booked("x", &format!("{i}-{j}"), 1)).collect();
+        st(s.commit(&write(main_stream(&format!("u{i}")), 0, events)).await, "commit")?;
+    }
+    let reads = |r: &UnitRow| -> Vec<ReadReq> {
+        // Skip u2 entirely; read u3 after its first event.
+        match r.id().as_str() {
+            "u2" => vec![],
+            "u3" => vec![ReadReq { stream: main_stream("u3"), after: 1 }],
+            id => vec![ReadReq { stream: main_stream(id), after: 0 }],
+        }
+    };
+    for (range, what) in [
+        (range(&[9, 1], Some(&[9, 5]), false, 10), "forward"),
+        (range(&[9, 1], Some(&[9, 5]), true, 10), "reverse"),
+        (range(&[9], None, false, 3), "forward, limited"),
+        (range(&[9, 4], Some(&[9, 2]), false, 10), "empty"),
+    ] {
+        let w = st(s.read_window(&range, &reads).await, "read_window")?;
+        let entries = st(s.scan_index(&range).await, "scan_index")?;
+        ensure!(w.entries == entries, "{what}: entries {:?}, scan_index says {entries:?}", w.entries);
+        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+        let want_rows = if ids.is_empty() { vec![] } else { st(s.get_units(&ids).await, "get_units")? };
+        ensure!(w.rows == want_rows, "{what}: rows differ from get_units");
+        let want_reads: Vec<ReadReq> = want_rows.iter().flatten().flat_map(|r| reads(r)).collect();
+        ensure!(w.reads == want_reads, "{what}: reads {:?}, want {want_reads:?}", w.reads);
+        let want_slices = if want_reads.is_empty() { vec![] } else { st(s.read_streams(&want_reads).await, "read")? };
+        ensure!(w.slices == want_slices, "{what}: slices {:?}, want {want_slices:?}", w.slices);
+    }
     Ok(())
 }
 

@@ -228,6 +228,14 @@ impl Span {
         Ok(())
     }
 
+    /// How many streams a booking of this span lives in.
+    pub fn stream_count(&self) -> usize {
+        match *self {
+            Span::Days { from, to } => to.saturating_sub(from) as usize,
+            Span::Whole | Span::Interval { .. } => 1,
+        }
+    }
+
     /// Whether two spans share any time (half-open: touching is not overlap).
     pub fn overlaps(&self, other: &Span) -> bool {
         match (*self, *other) {

@@ -227,6 +227,20 @@ pub struct IndexEntry {
     pub unit: UnitId,
 }
 
+/// What [`Store::read_window`] read: one window of candidates.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    pub entries: Vec<IndexEntry>,
+    /// The row of each entry's unit, in the same order (`None`: it vanished).
+    pub rows: Vec<Option<Arc<UnitRow>>>,
+    /// The stream reads the caller asked for, and their slices (same order).
+    pub reads: Vec<ReadReq>,
+    pub slices: Vec<StreamSlice>,
+}
+
+/// The stream reads a caller wants for one candidate unit.
+pub type WindowReads<'a> = dyn Fn(&UnitRow) -> Vec<ReadReq> + 'a;
+
 /// The storage contract. See the module documentation.
 #[allow(async_fn_in_trait)]
 pub trait Store {
@@ -253,6 +267,20 @@ pub trait Store {
             });
         }
         Ok(out)
+    }
+
+    /// One candidate window of an auto-assign, read together: the index
+    /// entries in `range`, each entry's unit row, and the stream slices
+    /// `reads` asks for each row. The default makes three calls; a store with
+    /// transactions answers from one (fewer round trips is what a window
+    /// costs). Each part obeys the contract of its own method.
+    async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
+        let entries = self.scan_index(range).await?;
+        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+        let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
+        let reqs: Vec<ReadReq> = rows.iter().flatten().flat_map(|r| reads(r)).collect();
+        let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
+        Ok(Window { entries, rows, reads: reqs, slices })
     }
 
     /// Claims by booking id, one per id, in order.
@@ -288,6 +316,9 @@ macro_rules! forward_store {
             }
             async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
                 (**self).get_claims(ids).await
+            }
+            async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
+                (**self).read_window(range, reads).await
             }
             async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
                 (**self).get_units(ids).await

@@ -327,19 +327,52 @@ fn direction(r: &KeyRange) -> indexed_db_futures::cursor::CursorDirection {
     }
 }
 
-impl Store for IdbStore {
-    async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
-        if reqs.is_empty() {
-            return Ok(Vec::new());
-        }
+impl IdbStore {
+    /// Index entries in a forward `range` with their unit rows, from one
+    /// `getAll` on the multiEntry index (one request instead of a cursor
+    /// step per entry). The entry key of a record is the one of its index
+    /// keys in the range (a record in the range k times has k of them, in
+    /// key order).
+    async fn index_rows(
+        &self,
+        units: &indexed_db_futures::object_store::ObjectStore<'_>,
+        range: &KeyRange,
+        kr: indexed_db_futures::KeyRange<JsValue>,
+    ) -> Result<Vec<(IndexEntry, Arc<UnitRow>)>, StoreError> {
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let heads = tx.object_store(HEADS).map_err(err)?;
+        let index = units.index(IKEYS).map_err(err)?;
+        let records =
+            index.get_all::<JsValue>().with_query::<JsValue, _>(kr).with_limit(range.limit).primitive().map_err(err)?;
+        let mut seen: BTreeMap<UnitId, usize> = BTreeMap::new();
+        let mut out = Vec::new();
+        for v in records.await.map_err(err)? {
+            let row = decode_unit(&v.map_err(err)?)?;
+            let n = seen.entry(row.id().clone()).or_default();
+            let mut keys: Vec<&Vec<u8>> = row.index_keys.iter().filter(|k| range.contains(k)).collect();
+            keys.sort();
+            let key = keys.get(*n).map(|k| (*k).clone()).ok_or_else(|| corrupt("index entry"))?;
+            *n += 1;
+            out.push((IndexEntry { key, unit: row.id().clone() }, row));
+        }
+        Ok(out)
+    }
+
+    /// Stream slices read inside an open transaction: every request sent at
+    /// once, then awaited. A read from the start needs one request (seqs are
+    /// contiguous from 1, so the head is the number of events); a read after
+    /// some seq also reads the head, which may be below it.
+    async fn read_in(
+        &self,
+        events: &indexed_db_futures::object_store::ObjectStore<'_>,
+        heads: &indexed_db_futures::object_store::ObjectStore<'_>,
+        reqs: &[ReadReq],
+    ) -> Result<Vec<StreamSlice>, StoreError> {
+        let err = |e| self.error(e);
         let mut pending = Vec::with_capacity(reqs.len());
         for r in reqs {
             let k = r.stream.encode();
-            let head = heads.get::<JsValue, _, _>(bytes(&k)).primitive().map_err(err)?;
+            let head =
+                if r.after > 0 { Some(heads.get::<JsValue, _, _>(bytes(&k)).primitive().map_err(err)?) } else { None };
             let from = event_key(&k, r.after.saturating_add(1));
             let to = event_key(&k, Seq::MAX);
             let range = indexed_db_futures::KeyRange::Bound(bytes(&from), false, bytes(&to), false);
@@ -348,18 +381,66 @@ impl Store for IdbStore {
         }
         let mut out = Vec::with_capacity(reqs.len());
         for (head, all) in pending {
-            let head = match head.await.map_err(err)? {
-                None => 0,
-                Some(v) => v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq,
-            };
             let mut evs = Vec::new();
             for v in all.await.map_err(err)? {
                 let v = v.map_err(err)?;
                 evs.push(Event::decode(&to_vec(&v).ok_or_else(|| corrupt("event"))?)?);
             }
+            let head = match head {
+                None => evs.len() as Seq,
+                Some(h) => match h.await.map_err(err)? {
+                    None => 0,
+                    Some(v) => {
+                        v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq
+                    }
+                },
+            };
             out.push(StreamSlice { head, events: evs });
         }
         Ok(out)
+    }
+}
+
+impl Store for IdbStore {
+    async fn read_window(
+        &self,
+        range: &KeyRange,
+        reads: &allot_core::store::WindowReads<'_>,
+    ) -> Result<allot_core::store::Window, StoreError> {
+        use allot_core::store::Window;
+        let Some(kr) = key_range(range) else { return Ok(Window::default()) };
+        if range.reverse || range.limit == 0 {
+            // getAll has no direction: the three separate reads.
+            let entries = self.scan_index(range).await?;
+            let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+            let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
+            let reqs: Vec<ReadReq> = rows.iter().flatten().flat_map(|r| reads(r)).collect();
+            let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
+            return Ok(Window { entries, rows, reads: reqs, slices });
+        }
+        // One readonly transaction: the window with its rows (one getAll),
+        // then every head and every event range it asks for, all at once.
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let units = tx.object_store(UNITS).map_err(err)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let heads = tx.object_store(HEADS).map_err(err)?;
+        let found = self.index_rows(&units, range, kr).await?;
+        let reqs: Vec<ReadReq> = found.iter().flat_map(|(_, r)| reads(r)).collect();
+        let slices = self.read_in(&events, &heads, &reqs).await?;
+        let (entries, rows) = found.into_iter().map(|(e, r)| (e, Some(r))).unzip();
+        Ok(Window { entries, rows, reads: reqs, slices })
+    }
+
+    async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readonly)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let heads = tx.object_store(HEADS).map_err(err)?;
+        self.read_in(&events, &heads, reqs).await
     }
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -448,6 +529,9 @@ impl Store for IdbStore {
         let err = |e| self.error(e);
         let tx = self.tx(TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
+        if !range.reverse {
+            return Ok(self.index_rows(&units, range, kr).await?.into_iter().map(|(e, _)| e).collect());
+        }
         let index = units.index(IKEYS).map_err(err)?;
         let mut out = Vec::new();
         let Some(mut cursor) =
