@@ -9,6 +9,15 @@
 //! cache may be stale; that is safe because every commit re-checks the seqs
 //! it was decided on. One `Allot` serves one task at a time (`&mut self`);
 //! give each thread or worker its own, over a shared store.
+//!
+//! Observing means one read per stream, unless the store keeps a change
+//! feed ([`Store::changes`]): then one read of the feed brings every cached
+//! roster up to date at once, and only streams never cached are read. A
+//! client that met the store while the whole feed fitted one read knows
+//! every stream (those the feed never named are empty) and reads none.
+//! Every operation catches up once before it decides (so its "full" and
+//! "sold out" answers rest on a read made after it began, as without a
+//! feed) and again after each conflict.
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -66,6 +75,21 @@ pub struct Stats {
     pub already_booked: u64,
     /// Requests answered from an idempotency claim.
     pub replays: u64,
+    /// Change-feed reads (catch-ups).
+    pub feed_reads: u64,
+}
+
+/// Where a client stands in its store's change feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Feed {
+    /// Not asked yet.
+    Unknown,
+    /// The store keeps none: streams are read one by one.
+    Absent,
+    /// The cached rosters are current as of `pos`. `complete`: the cache
+    /// holds every booking stream the feed named since the origin, so a
+    /// stream it lacks is empty.
+    At { pos: FeedPos, complete: bool },
 }
 
 /// Book a given unit.
@@ -185,6 +209,10 @@ pub struct Allot<S> {
     /// The byte range of the last auto-assign query: a session after another
     /// asks the same range, and encoding its bounds is not free.
     last_range: Option<(IndexQuery, u32, KeyRange)>,
+    pub(crate) feed: Feed,
+    /// The feed was read since the current operation began (or since its
+    /// last conflict): the cache is as fresh as a read would make it.
+    pub(crate) feed_fresh: bool,
 }
 
 pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
@@ -332,6 +360,8 @@ impl<S: Store> Allot<S> {
             rosters: HashMap::new(),
             hint: None,
             last_range: None,
+            feed: Feed::Unknown,
+            feed_fresh: false,
         }
     }
 
@@ -349,20 +379,171 @@ impl<S: Store> Allot<S> {
         self.units.clear();
         self.rosters.clear();
         self.hint = None;
+        self.feed = Feed::Unknown;
+        self.feed_fresh = false;
     }
 
     // ---------------------------------------------------------------- observe
 
-    /// Brings the cached rosters of `streams` up to date with one read.
+    /// Starts an operation: its decisions must rest on reads made after
+    /// this point.
+    pub(crate) fn begin(&mut self) {
+        self.feed_fresh = false;
+    }
+
+    /// Brings the cached rosters of `streams` up to date: the change feed
+    /// (once per operation or conflict), then one read for the streams it
+    /// cannot vouch for.
     pub(crate) async fn observe(&mut self, streams: &[StreamId]) -> Result<(), StoreError> {
+        self.catch_up().await?;
         self.make_room(streams.len());
         let reqs: Vec<ReadReq> = streams
             .iter()
+            .filter(|s| !self.current(s))
             .map(|s| ReadReq { stream: s.clone(), after: self.rosters.get(s).map_or(0, Roster::seq) })
             .collect();
+        if reqs.is_empty() {
+            return Ok(());
+        }
         let slices = self.store.read_streams(&reqs).await?;
         self.stats.stream_reads += 1;
         self.absorb(reqs, slices)
+    }
+
+    /// Whether the cache already knows `stream` as of the last catch-up
+    /// (so reading it would tell nothing new).
+    pub(crate) fn current(&self, stream: &StreamId) -> bool {
+        match self.feed {
+            Feed::At { complete, .. } => self.feed_fresh && (complete || self.rosters.contains_key(stream)),
+            Feed::Unknown | Feed::Absent => false,
+        }
+    }
+
+    /// Reads the change feed, once per operation or conflict (a no-op when
+    /// the store keeps none).
+    pub(crate) async fn catch_up(&mut self) -> Result<(), StoreError> {
+        if self.feed_fresh {
+            return Ok(());
+        }
+        match self.feed {
+            Feed::Absent => return Ok(()),
+            Feed::Unknown => self.boot_feed().await?,
+            Feed::At { pos, .. } => self.follow_feed(pos).await?,
+        }
+        self.feed_fresh = self.feed != Feed::Absent;
+        Ok(())
+    }
+
+    /// The first look at the feed: the whole history if it fits one read.
+    async fn boot_feed(&mut self) -> Result<(), StoreError> {
+        let Some(changes) = self.store.changes(0, FEED_BOOT_ENTRIES_MAX).await? else {
+            self.feed = Feed::Absent;
+            return Ok(());
+        };
+        self.stats.feed_reads += 1;
+        // Rosters read before now are of unknown age relative to the feed.
+        self.rosters.clear();
+        if changes.gap || changes.more {
+            return self.restart_feed().await;
+        }
+        self.feed = Feed::At { pos: 0, complete: true };
+        self.apply_changes(0, changes)
+    }
+
+    /// Follows the feed from the last position seen.
+    async fn follow_feed(&mut self, mut pos: FeedPos) -> Result<(), StoreError> {
+        for _ in 0..FEED_PAGES_PER_CATCH_UP_MAX {
+            let Some(changes) = self.store.changes(pos, FEED_PAGE_ENTRIES_MAX).await? else {
+                // The store stopped keeping a feed: read streams again.
+                self.rosters.clear();
+                self.feed = Feed::Absent;
+                return Ok(());
+            };
+            self.stats.feed_reads += 1;
+            if changes.gap {
+                return self.restart_feed().await;
+            }
+            let more = changes.more;
+            self.apply_changes(pos, changes)?;
+            if !more {
+                return Ok(());
+            }
+            let Feed::At { pos: next, .. } = self.feed else { return Ok(()) };
+            pos = next;
+        }
+        // Too far behind: re-reading what it needs costs less.
+        self.restart_feed().await
+    }
+
+    /// Forgets every roster and follows the feed from its current end.
+    async fn restart_feed(&mut self) -> Result<(), StoreError> {
+        self.rosters.clear();
+        let Some(end) = self.store.changes(0, 0).await? else {
+            self.feed = Feed::Absent;
+            return Ok(());
+        };
+        self.stats.feed_reads += 1;
+        self.feed = Feed::At { pos: end.pos, complete: false };
+        Ok(())
+    }
+
+    /// Applies one read of the feed (made after `after`) to the cache.
+    fn apply_changes(&mut self, after: FeedPos, changes: Changes) -> Result<(), StoreError> {
+        let Feed::At { mut complete, .. } = self.feed else { return Ok(()) };
+        if changes.pos < after {
+            return Err(corrupt("change feed", "the feed went backwards"));
+        }
+        for a in changes.appends {
+            let n = a.events.len() as Seq;
+            let Some(last) = a.first.checked_add(n).and_then(|end| end.checked_sub(1)) else {
+                return Err(corrupt("change feed", "an append overflows its stream"));
+            };
+            if a.first == 0 || n == 0 {
+                return Err(corrupt("change feed", "an empty append"));
+            }
+            if a.stream.part == Part::Def {
+                // A unit was replaced or retired: its cached row is stale.
+                if let Some(unit) = a.stream.unit() {
+                    self.units.remove(&unit);
+                }
+                continue;
+            }
+            match self.rosters.get_mut(&a.stream) {
+                Some(roster) => {
+                    let seq = roster.seq();
+                    if seq >= last {
+                        continue; // already read (or written) by us
+                    }
+                    if seq + 1 < a.first {
+                        // A hole: never in a feed that keeps its contract.
+                        // Forget the stream; it is read again when needed.
+                        self.rosters.remove(&a.stream);
+                        complete = false;
+                        continue;
+                    }
+                    let mut anomalies = Vec::new();
+                    roster.extend(seq + 1, &a.events[(seq + 1 - a.first) as usize..], &mut anomalies);
+                    if let Some(x) = anomalies.first() {
+                        return Err(anomaly_error(x));
+                    }
+                }
+                None if complete => {
+                    if a.first != 1 || self.rosters.len() >= self.config.roster_cache_max {
+                        complete = false;
+                        continue;
+                    }
+                    let roster = self.rosters.entry(a.stream).or_default();
+                    let mut anomalies = Vec::new();
+                    roster.extend(1, &a.events, &mut anomalies);
+                    if let Some(x) = anomalies.first() {
+                        return Err(anomaly_error(x));
+                    }
+                }
+                None => {} // not cached: read when needed
+            }
+        }
+        self.feed = Feed::At { pos: changes.pos, complete };
+        Ok(())
     }
 
     /// Makes room in the roster cache for `more` streams (dropping it all:
@@ -370,6 +551,10 @@ impl<S: Store> Allot<S> {
     pub(crate) fn make_room(&mut self, more: usize) {
         if self.rosters.len() + more > self.config.roster_cache_max {
             self.rosters.clear();
+            if let Feed::At { pos, .. } = self.feed {
+                // Dropped streams are no longer known: not complete.
+                self.feed = Feed::At { pos, complete: false };
+            }
         }
     }
 
@@ -398,9 +583,25 @@ impl<S: Store> Allot<S> {
             if w.events.is_empty() {
                 continue;
             }
-            if let Some(r) = self.rosters.get_mut(&w.stream) {
-                let mut anomalies = Vec::new();
-                r.extend(w.expected + 1, &w.events, &mut anomalies);
+            let room = self.rosters.len() < self.config.roster_cache_max;
+            let complete = matches!(self.feed, Feed::At { complete: true, .. });
+            match self.rosters.get_mut(&w.stream) {
+                Some(r) => {
+                    let mut anomalies = Vec::new();
+                    r.extend(w.expected + 1, &w.events, &mut anomalies);
+                }
+                // A cache that knows every stream learns the new one too.
+                None if complete && w.expected == 0 && room => {
+                    let mut anomalies = Vec::new();
+                    self.rosters.entry(w.stream.clone()).or_default().extend(1, &w.events, &mut anomalies);
+                }
+                None if complete => {
+                    // It cannot be cached: the cache no longer knows everything.
+                    if let Feed::At { pos, .. } = self.feed {
+                        self.feed = Feed::At { pos, complete: false };
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -519,6 +720,7 @@ impl<S: Store> Allot<S> {
     /// Books (or holds) `req.unit`. Full and overlap are outcomes; a replayed
     /// request returns its first outcome.
     pub async fn book(&mut self, req: &BookReq, now: TimeMs) -> Result<Outcome, BookError> {
+        self.begin();
         check_time("now", now)?;
         check_ask(req.qty, req.hold.as_ref(), &req.span)?;
         let fingerprint = req.fingerprint();
@@ -592,6 +794,7 @@ impl<S: Store> Allot<S> {
             }
             Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
                 self.stats.conflicts += 1;
+                self.feed_fresh = false; // learn what moved
                 Ok(Attempt::Conflict { stream, expected, actual })
             }
             Ok(CommitOutcome::Duplicate { existing, .. }) => {
@@ -612,6 +815,7 @@ impl<S: Store> Allot<S> {
                     Err(other) => return Err(other),
                 }
                 // Not landed, so far: decide again from a fresh observation.
+                self.feed_fresh = false;
                 Ok(Attempt::Retry { unknown: matches!(e, StoreError::OutcomeUnknown(_)) })
             }
             Err(e) => Err(e.into()),
@@ -624,6 +828,7 @@ impl<S: Store> Allot<S> {
     /// is queried, and the request ends `SoldOut` only after a whole pass
     /// over the range observed every unit taken.
     pub async fn book_any(&mut self, req: &BookAnyReq, now: TimeMs) -> Result<Outcome, BookError> {
+        self.begin();
         check_time("now", now)?;
         check_ask(req.qty, req.hold.as_ref(), &req.span)?;
         let window = self.config.window_len;
@@ -814,6 +1019,7 @@ impl<S: Store> Allot<S> {
     }
 
     async fn act(&mut self, act: Act, req: &ActReq, now: TimeMs) -> Result<Outcome, ConfirmError> {
+        self.begin();
         check_time("now", now)?;
         let Some(claim) = self.store.get_claims(core::slice::from_ref(&req.booking)).await?.pop().flatten() else {
             return Err(ConfirmError::UnknownBooking { booking: req.booking.clone() });
@@ -839,6 +1045,7 @@ impl<S: Store> Allot<S> {
                 }
                 Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
                     self.stats.conflicts += 1;
+                    self.feed_fresh = false;
                     last = Some((stream, expected, actual));
                 }
                 Ok(CommitOutcome::Duplicate { .. }) => {
@@ -849,7 +1056,10 @@ impl<S: Store> Allot<S> {
                 }
                 // A transition is idempotent by state: the next observation
                 // shows whether the lost commit landed.
-                Err(e) if e.is_retryable() => unknown |= matches!(e, StoreError::OutcomeUnknown(_)),
+                Err(e) if e.is_retryable() => {
+                    unknown |= matches!(e, StoreError::OutcomeUnknown(_));
+                    self.feed_fresh = false;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -1224,6 +1434,7 @@ impl<S: Store> Allot<S> {
         days: Option<(u32, u32)>,
         now: TimeMs,
     ) -> Result<Vec<RosterView>, QueryError> {
+        self.begin();
         check_time("now", now)?;
         let row = self.unit(id).await?;
         let streams: Vec<StreamId> = match (row.spec.kind, days) {
@@ -1291,6 +1502,7 @@ impl<S: Store> Allot<S> {
     /// payments the app should refund. Computed from the stores' claims and
     /// streams at `now`; nothing needs to have run in the background.
     pub async fn reconcile(&mut self, now: TimeMs) -> Result<Vec<ReconcileItem>, QueryError> {
+        self.begin();
         check_time("now", now)?;
         let mut out = Vec::new();
         let mut range = KeyRange::all(1024);

@@ -76,6 +76,7 @@ impl<S: Store> Allot<S> {
     }
 
     async fn book_any_many_in(&mut self, reqs: &[BookAnyReq], now: TimeMs, out: &mut [Slot]) -> Result<(), BookError> {
+        self.begin();
         check_time("now", now)?;
         let window = self.config.window_len;
         if window == 0 || window > WINDOW_LEN_MAX {
@@ -186,6 +187,9 @@ impl<S: Store> Allot<S> {
                 }
                 break;
             }
+            // Every cached roster up to date (after the last round's
+            // conflicts), where the store keeps a change feed.
+            self.catch_up().await?;
             // Decide: each pending request takes the next candidate that fits
             // and whose streams no other commit of this round touches.
             let mut commits: Vec<Commit> = Vec::new();
@@ -270,6 +274,7 @@ impl<S: Store> Allot<S> {
             let results = match self.store.commit_group(&commits).await {
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
+                    self.feed_fresh = false;
                     // Some may have landed: their claims say so.
                     let ids: Vec<usize> = owners.iter().map(|o| o.0).collect();
                     if let Err(read) = self.resolve_claimed(reqs, &fingerprints, &ids, out).await {
@@ -317,6 +322,7 @@ impl<S: Store> Allot<S> {
                     }
                     Ok(CommitOutcome::Conflict { stream, expected, actual }) => {
                         self.stats.conflicts += 1;
+                        self.feed_fresh = false;
                         lost.insert(entry.unit.clone());
                         last_conflict.insert(i, (stream.clone(), expected, actual));
                         if stream.part == Part::Def {
@@ -410,15 +416,17 @@ impl<S: Store> Allot<S> {
         // where the store has them).
         let span = g.span;
         self.make_room(cur.limit as usize * span.stream_count());
+        self.catch_up().await?;
         let window = {
-            let rosters = &self.rosters;
+            let this = &*self;
             let reads = |row: &UnitRow| -> Vec<ReadReq> {
                 if row.retired || span.validate(&row.spec.kind).is_err() {
                     return Vec::new();
                 }
                 booking_streams(row.id(), &span)
                     .into_iter()
-                    .map(|s| ReadReq { after: rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s })
+                    .filter(|s| !this.current(s))
+                    .map(|s| ReadReq { after: this.rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s })
                     .collect()
             };
             self.store.read_window(&cur, &reads).await?

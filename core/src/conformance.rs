@@ -39,6 +39,9 @@ pub trait StoreFactory {
 pub struct Report {
     pub passed: Vec<&'static str>,
     pub failed: Vec<(&'static str, String)>,
+    /// Cases for an optional capability the store does not have (the
+    /// change feed).
+    pub skipped: Vec<&'static str>,
 }
 
 impl Report {
@@ -54,6 +57,9 @@ impl Report {
 }
 
 type CaseResult = Result<(), String>;
+
+/// What a case for an optional capability returns when the store lacks it.
+const SKIP: &str = "(skipped: the store does not have this optional capability)";
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)*) => {
@@ -130,6 +136,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
             };
             match result {
                 Ok(()) => report.passed.push(name),
+                Err(why) if why == SKIP => report.skipped.push(name),
                 Err(why) => report.failed.push((name, why)),
             }
         )*};
@@ -152,6 +159,8 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         index_compares_bytes_unsigned,
         scans_are_resumable,
         read_window_is_its_parts,
+        feed_reports_appends_in_commit_order,
+        feed_pages_and_end,
         last_seat_race,
         booking_lifecycle_and_verify,
     );
@@ -653,6 +662,102 @@ async fn read_window_is_its_parts<S: Store>(s: &S) -> CaseResult {
     Ok(())
 }
 
+/// The whole feed after `after`, read `limit` entries at a time: positions
+/// must grow and the last page must say there is no more.
+async fn feed_all<S: Store>(s: &S, after: FeedPos, limit: u32) -> Result<(FeedPos, Vec<Append>), String> {
+    let mut pos = after;
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let Some(c) = st(s.changes(pos, limit).await, "changes")? else { return Err("the feed vanished".into()) };
+        ensure!(!c.gap, "a gap after {pos} in a feed that was never trimmed");
+        ensure!(c.pos >= pos, "the feed went backwards: {} after {pos}", c.pos);
+        ensure!(c.pos > pos || c.appends.is_empty(), "appends without a new position after {pos}");
+        out.extend(c.appends);
+        pos = c.pos;
+        if !c.more {
+            return Ok((pos, out));
+        }
+    }
+    Err("the feed never ended".into())
+}
+
+async fn feed_reports_appends_in_commit_order<S: Store>(s: &S) -> CaseResult {
+    let Some(origin) = st(s.changes(0, 100).await, "changes")? else { return Err(SKIP.into()) };
+    ensure!(
+        origin.appends.is_empty() && !origin.more && !origin.gap,
+        "a fresh store's feed has no history and no gap: {origin:?}"
+    );
+    let (x, y, z) = (main_stream("x"), main_stream("y"), main_stream("z"));
+    let x12 = vec![booked("a", "1", 1), booked("b", "2", 2)];
+    st(s.commit(&write(x.clone(), 0, x12.clone())).await, "commit")?;
+    // Neither a guard, nor a conflict, nor a duplicate appends anything.
+    st(s.commit(&write(y.clone(), 0, vec![])).await, "guard")?;
+    st(s.commit(&write(x.clone(), 0, vec![booked("c", "3", 3)])).await, "conflict")?;
+    let mut claimed = write(z.clone(), 0, vec![booked("me", "k", 4)]);
+    claimed.claims.push(claim("me", "k", "z"));
+    st(s.commit(&claimed).await, "claimed")?;
+    let mut again = write(y.clone(), 0, vec![booked("me", "k", 5)]);
+    again.claims.push(claim("me", "k", "y"));
+    st(s.commit(&again).await, "duplicate")?;
+    let x3 = vec![booked("d", "4", 6)];
+    let y1 = vec![booked("e", "5", 7)];
+    let out = st(
+        s.commit_group(&[
+            write(y.clone(), 0, y1.clone()),
+            write(x.clone(), 0, vec![booked("f", "6", 8)]), // conflicts
+            write(x.clone(), 2, x3.clone()),
+        ])
+        .await,
+        "group",
+    )?;
+    ensure!(out.iter().filter(|o| **o == Ok(CommitOutcome::Committed)).count() == 2, "group outcomes: {out:?}");
+    let (end, all) = feed_all(s, 0, 1000).await?;
+    let want = vec![
+        Append { stream: x.clone(), first: 1, events: x12 },
+        Append { stream: z.clone(), first: 1, events: vec![booked("me", "k", 4)] },
+        Append { stream: y.clone(), first: 1, events: y1 },
+        Append { stream: x.clone(), first: 3, events: x3 },
+    ];
+    ensure!(all == want, "the feed from the origin: {all:?}\nwant {want:?}");
+    let (again_end, nothing) = feed_all(s, end, 1000).await?;
+    ensure!(nothing.is_empty() && again_end == end, "nothing after the end: {nothing:?} at {again_end}");
+    // Fresh: a commit acknowledged now is in the next read.
+    let w = vec![booked("g", "7", 9)];
+    st(s.commit(&write(main_stream("w"), 0, w.clone())).await, "commit")?;
+    let (_, tail) = feed_all(s, end, 1000).await?;
+    ensure!(tail == vec![Append { stream: main_stream("w"), first: 1, events: w }], "the tail: {tail:?}");
+    Ok(())
+}
+
+async fn feed_pages_and_end<S: Store>(s: &S) -> CaseResult {
+    if st(s.changes(0, 1).await, "changes")?.is_none() {
+        return Err(SKIP.into());
+    }
+    for i in 0..7u64 {
+        let u = format!("u{}", i % 3);
+        let h = head(s, &main_stream(&u)).await?;
+        st(s.commit(&write(main_stream(&u), h, vec![booked("p", &format!("{i}"), i)])).await, "commit")?;
+    }
+    let (end, all) = feed_all(s, 0, 1000).await?;
+    ensure!(all.len() == 7, "7 appends, the feed has {}", all.len());
+    for limit in [1, 2, 3] {
+        let (e, paged) = feed_all(s, 0, limit).await?;
+        ensure!(paged == all && e == end, "read {limit} at a time, the feed differs");
+    }
+    let Some(only_end) = st(s.changes(0, 0).await, "changes")? else { return Err("the feed vanished".into()) };
+    ensure!(only_end.pos == end && only_end.appends.is_empty(), "limit 0 reads the end position: {only_end:?}");
+    let Some(first) = st(s.changes(0, 1).await, "changes")? else { return Err("the feed vanished".into()) };
+    ensure!(first.more && first.appends == all[..1], "one entry, and more: {first:?}");
+    // Each stream's appends come in seq order, without holes.
+    let mut seen: alloc::collections::BTreeMap<StreamId, Seq> = Default::default();
+    for a in &all {
+        let last = seen.entry(a.stream.clone()).or_insert(0);
+        ensure!(a.first == *last + 1, "{} appended at {} after {}", a.stream, a.first, last);
+        *last += a.events.len() as Seq;
+    }
+    Ok(())
+}
+
 /// A store that lets a rival commit land between a booker's observation
 /// and its commit: the last-seat race, made deterministic.
 struct Interfere<'a, S> {
@@ -676,6 +781,9 @@ impl<S: Store> Store for Interfere<'_, S> {
     }
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         self.inner.get_claims(ids).await
+    }
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        self.inner.changes(after, limit).await
     }
     async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.inner.get_units(ids).await

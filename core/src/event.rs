@@ -269,6 +269,64 @@ impl ClaimRecord {
     }
 }
 
+/// Events one commit appended to one stream: what a store's change feed
+/// reports (see [`crate::store::Store::changes`]). `events` have seqs
+/// `first ..= first + events.len() - 1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Append {
+    pub stream: StreamId,
+    pub first: Seq,
+    pub events: Vec<Event>,
+}
+
+impl Append {
+    /// One record for many appends (what a store journals per commit or per
+    /// commit group).
+    pub fn encode_all(appends: &[Append]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + appends.len() * 64);
+        out.push(FORMAT_VERSION);
+        (appends.len() as u32).encode_to(&mut out);
+        for a in appends {
+            key::encode_bytes(&a.stream.encode(), &mut out);
+            a.first.encode_to(&mut out);
+            (a.events.len() as u32).encode_to(&mut out);
+            for e in &a.events {
+                key::encode_bytes(&e.encode(), &mut out);
+            }
+        }
+        out
+    }
+
+    /// Decodes [`Append::encode_all`]'s record; every append is checked
+    /// (a first seq of at least 1, at least one event, no seq overflow).
+    pub fn decode_all(bytes: &[u8]) -> Result<Vec<Append>, DecodeError> {
+        let mut r = Reader::start(bytes, "journal record")?;
+        let n = r.u32()? as usize;
+        if n > STREAMS_PER_COMMIT_MAX * COMMITS_PER_GROUP_MAX {
+            return Err(r.bad("too many appends"));
+        }
+        let mut out = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let stream = StreamId::decode(&r.bytes()?).map_err(|_| r.bad("bad stream id"))?;
+            let first = r.u64()?;
+            let len = r.u32()? as usize;
+            if first == 0 || len == 0 || len > EVENTS_PER_COMMIT_MAX {
+                return Err(r.bad("bad append"));
+            }
+            if first.checked_add(len as u64).is_none() {
+                return Err(r.bad("seq overflow"));
+            }
+            let mut events = Vec::with_capacity(len);
+            for _ in 0..len {
+                events.push(Event::decode(&r.bytes()?).map_err(|_| r.bad("bad event"))?);
+            }
+            out.push(Append { stream, first, events });
+        }
+        r.finish()?;
+        Ok(out)
+    }
+}
+
 // ---- writing ----
 
 fn put_booking(b: &BookingId, out: &mut Vec<u8>) {

@@ -47,3 +47,14 @@ pub const EVENTS_PER_COMMIT_MAX: usize = 4096;
 pub const UNITS_PER_COMMIT_MAX: usize = 1024;
 /// Most commits in one group commit.
 pub const COMMITS_PER_GROUP_MAX: usize = 4096;
+/// Change-feed entries a client reads when it first meets a store: if the
+/// whole history fits, the client knows every stream (a stream the feed
+/// never named is empty, so it is never read); otherwise it follows the
+/// feed from its end and reads streams as it first needs them.
+pub const FEED_BOOT_ENTRIES_MAX: u32 = 4096;
+/// Change-feed entries per read when catching up.
+pub const FEED_PAGE_ENTRIES_MAX: u32 = 1024;
+/// Pages one catch-up reads before it gives up on the backlog and starts
+/// over from the feed's end (dropping its cache): a client that far behind
+/// reads less by re-reading the streams it needs.
+pub const FEED_PAGES_PER_CATCH_UP_MAX: u32 = 8;

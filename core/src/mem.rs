@@ -13,8 +13,14 @@
 //! lifecycle, reconcile) use a sorted list of each shard's keys, rebuilt
 //! lazily after a key was added: it costs nothing while bookings run, and
 //! once per scan burst afterwards.
+//!
+//! The change feed is optional ([`MemStore::with_feed`]): a journal appended
+//! by every commit under its shard locks, so that each stream's appends are
+//! journaled in seq order. Off by default, since threads sharing one
+//! in-memory store read it for free and the journal would be one more lock
+//! every commit takes.
 
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Bound;
@@ -68,6 +74,13 @@ impl ClaimShard {
     }
 }
 
+/// The change feed: entry `i` of `entries` is at position `base + i + 1`.
+#[derive(Debug, Default)]
+struct Journal {
+    base: FeedPos,
+    entries: VecDeque<Vec<Append>>,
+}
+
 #[derive(Debug, Default)]
 struct Catalog {
     units: HashMap<UnitId, Arc<UnitRow>>,
@@ -82,6 +95,7 @@ pub struct MemStore {
     streams: Vec<Mutex<StreamShard>>,
     claims: Vec<Mutex<ClaimShard>>,
     catalog: RwLock<Catalog>,
+    journal: Option<Mutex<Journal>>,
 }
 
 impl Default for MemStore {
@@ -216,6 +230,24 @@ impl MemStore {
             streams: (0..SHARD_COUNT).map(|_| Mutex::new(StreamShard::default())).collect(),
             claims: (0..SHARD_COUNT).map(|_| Mutex::new(ClaimShard::default())).collect(),
             catalog: RwLock::new(Catalog::default()),
+            journal: None,
+        }
+    }
+
+    /// A store that keeps a change feed ([`Store::changes`]).
+    pub fn with_feed() -> Self {
+        Self { journal: Some(Mutex::new(Journal::default())), ..Self::new() }
+    }
+
+    /// Drops the feed's entries up to position `upto` (inclusive), as a
+    /// store that trims its journal would: a client behind `upto` then gets
+    /// `gap`. For tests of that path.
+    pub fn trim_feed(&self, upto: FeedPos) {
+        if let Some(j) = &self.journal {
+            let mut j = j.lock();
+            while j.base < upto && j.entries.pop_front().is_some() {
+                j.base += 1;
+            }
         }
     }
 
@@ -244,7 +276,19 @@ impl MemStore {
             }
         }
 
-        // Write everything.
+        // Write everything (the journal under the same locks, so that each
+        // stream's appends are journaled in seq order).
+        if let Some(j) = &self.journal {
+            let appends: Vec<Append> = c
+                .writes
+                .iter()
+                .filter(|w| !w.events.is_empty())
+                .map(|w| Append { stream: w.stream.clone(), first: w.expected + 1, events: w.events.clone() })
+                .collect();
+            if !appends.is_empty() {
+                j.lock().entries.push_back(appends);
+            }
+        }
         for w in &c.writes {
             if w.events.is_empty() {
                 continue; // a guard
@@ -319,6 +363,24 @@ impl Store for MemStore {
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         self.commit_now(commit)
+    }
+
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        let Some(j) = &self.journal else { return Ok(None) };
+        let j = j.lock();
+        let end = j.base + j.entries.len() as FeedPos;
+        if limit == 0 || after > end {
+            // A position past the end is one this feed never gave out (the
+            // store was replaced): as unusable as a trimmed one.
+            return Ok(Some(Changes { pos: end, appends: Vec::new(), more: false, gap: after > end }));
+        }
+        let gap = after < j.base;
+        let start = after.max(j.base);
+        let skip = (start - j.base) as usize;
+        let take = (limit as usize).min(j.entries.len() - skip);
+        let appends = j.entries.iter().skip(skip).take(take).flat_map(|e| e.iter().cloned()).collect();
+        let pos = start + take as FeedPos;
+        Ok(Some(Changes { pos, appends, more: pos < end, gap }))
     }
 
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {

@@ -52,6 +52,26 @@
 //! seen). Within one call a stream slice must be consistent (its events and
 //! head from the same state).
 //!
+//! **The change feed** ([`Store::changes`], optional). A store may keep a
+//! journal of what its commits appended, in commit order, so that a client
+//! can bring everything it cached up to date with one read instead of one
+//! read per stream (what makes IndexedDB fast: a request costs about as much
+//! as a small transaction's worth of work). Its contract:
+//!
+//! > Every commit that appends events gets a position greater than every
+//! > position before it, in the order commits are linearized, and its appends
+//! > appear there, once, with their seqs. Guards, conflicts and duplicates
+//! > append nothing and do not appear. `changes(after, limit)` is fresh and
+//! > monotonic like every read, returns the appends after position `after`
+//! > in order (so each stream's appends come in seq order with no gap), and
+//! > says `gap` when the feed does not reach back to `after` (it started
+//! > after some data existed, or was trimmed): then a client cannot bring a
+//! > cache as of `after` up to date from it. Position 0 is the origin: with
+//! > no gap, the appends after 0 are the whole history.
+//!
+//! A store without a feed answers `None` (the default) and clients read
+//! streams one by one, as they must anyway for streams they never cached.
+//!
 //! Methods are `async` so that stores can be asynchronous (IndexedDB in a
 //! browser, a server database); the futures are not required to be `Send`.
 //! An in-memory store can return ready futures. Errors say whether anything
@@ -64,6 +84,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::{InputError, StoreError};
+pub use crate::event::Append;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::limits::*;
 use crate::model::{BookingId, Seq, StreamId, UnitId};
@@ -238,6 +259,24 @@ pub struct Window {
     pub slices: Vec<StreamSlice>,
 }
 
+/// A position in a store's change feed. 0 is the origin, before the first
+/// commit that appended anything.
+pub type FeedPos = u64;
+
+/// What [`Store::changes`] read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Where this read ended: pass it as `after` to continue.
+    pub pos: FeedPos,
+    /// The appends after `after`, in commit order.
+    pub appends: Vec<Append>,
+    /// The read stopped at its limit: more follow `pos`.
+    pub more: bool,
+    /// The feed does not reach back to `after`: appends between `after` and
+    /// the feed's oldest entry are missing.
+    pub gap: bool,
+}
+
 /// The stream reads a caller wants for one candidate unit.
 pub type WindowReads<'a> = dyn Fn(&UnitRow) -> Vec<ReadReq> + 'a;
 
@@ -283,6 +322,16 @@ pub trait Store {
         Ok(Window { entries, rows, reads: reqs, slices })
     }
 
+    /// The change feed after position `after`: at most `limit` journal
+    /// entries (an entry is what the store journals at once: one commit, or
+    /// one commit group); `limit` 0 reads only the feed's current end
+    /// position. `None`: the store keeps no feed (the default). See the
+    /// module documentation for the contract.
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        let _ = (after, limit);
+        Ok(None)
+    }
+
     /// Claims by booking id, one per id, in order.
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError>;
 
@@ -316,6 +365,9 @@ macro_rules! forward_store {
             }
             async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
                 (**self).get_claims(ids).await
+            }
+            async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+                (**self).changes(after, limit).await
             }
             async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
                 (**self).read_window(range, reads).await

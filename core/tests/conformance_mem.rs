@@ -12,12 +12,119 @@ impl StoreFactory for Fresh {
     }
 }
 
+const FEED_CASES: [&str; 2] = ["feed_reports_appends_in_commit_order", "feed_pages_and_end"];
+
 #[test]
 fn mem_store_conforms() {
     let report = pollster::block_on(conformance::run(&mut Fresh));
     println!("passed: {:?}", report.passed);
     report.assert_ok();
-    assert!(report.passed.len() >= 18, "cases run: {}", report.passed.len());
+    assert!(report.passed.len() >= 19, "cases run: {}", report.passed.len());
+    // No feed by default: its cases are skipped, not passed.
+    assert_eq!(report.skipped, FEED_CASES.to_vec());
+}
+
+struct FreshWithFeed;
+
+impl StoreFactory for FreshWithFeed {
+    type Store = MemStore;
+    async fn fresh(&mut self, _case: &'static str) -> Result<MemStore, StoreError> {
+        Ok(MemStore::with_feed())
+    }
+}
+
+#[test]
+fn mem_store_with_a_feed_conforms() {
+    let report = pollster::block_on(conformance::run(&mut FreshWithFeed));
+    report.assert_ok();
+    assert!(report.skipped.is_empty(), "skipped: {:?}", report.skipped);
+    for case in FEED_CASES {
+        assert!(report.passed.contains(&case), "{case} must run and pass");
+    }
+}
+
+/// A feed that loses every other append: the suite must catch it.
+struct Forgetful(MemStore);
+
+impl allot_core::Store for Forgetful {
+    async fn read_streams(
+        &self,
+        r: &[allot_core::store::ReadReq],
+    ) -> Result<Vec<allot_core::store::StreamSlice>, StoreError> {
+        self.0.read_streams(r).await
+    }
+    async fn commit(&self, c: &allot_core::Commit) -> Result<allot_core::CommitOutcome, StoreError> {
+        self.0.commit(c).await
+    }
+    async fn changes(
+        &self,
+        after: allot_core::store::FeedPos,
+        limit: u32,
+    ) -> Result<Option<allot_core::store::Changes>, StoreError> {
+        let mut c = self.0.changes(after, limit).await?;
+        if let Some(c) = c.as_mut() {
+            let mut keep = false;
+            c.appends.retain(|_| {
+                keep = !keep;
+                keep
+            });
+        }
+        Ok(c)
+    }
+    async fn get_claims(
+        &self,
+        ids: &[allot_core::BookingId],
+    ) -> Result<Vec<Option<allot_core::ClaimRecord>>, StoreError> {
+        self.0.get_claims(ids).await
+    }
+    async fn get_units(
+        &self,
+        ids: &[allot_core::UnitId],
+    ) -> Result<Vec<Option<std::sync::Arc<allot_core::UnitRow>>>, StoreError> {
+        self.0.get_units(ids).await
+    }
+    async fn scan_index(
+        &self,
+        r: &allot_core::store::KeyRange,
+    ) -> Result<Vec<allot_core::store::IndexEntry>, StoreError> {
+        self.0.scan_index(r).await
+    }
+    async fn scan_units(
+        &self,
+        r: &allot_core::store::KeyRange,
+    ) -> Result<Vec<std::sync::Arc<allot_core::UnitRow>>, StoreError> {
+        self.0.scan_units(r).await
+    }
+    async fn scan_streams(
+        &self,
+        r: &allot_core::store::KeyRange,
+    ) -> Result<Vec<(allot_core::StreamId, u64)>, StoreError> {
+        self.0.scan_streams(r).await
+    }
+    async fn scan_claims(
+        &self,
+        r: &allot_core::store::KeyRange,
+    ) -> Result<Vec<(allot_core::BookingId, allot_core::ClaimRecord)>, StoreError> {
+        self.0.scan_claims(r).await
+    }
+}
+
+struct FreshForgetful;
+
+impl StoreFactory for FreshForgetful {
+    type Store = Forgetful;
+    async fn fresh(&mut self, _case: &'static str) -> Result<Forgetful, StoreError> {
+        Ok(Forgetful(MemStore::with_feed()))
+    }
+}
+
+#[test]
+fn a_feed_that_loses_appends_fails_conformance() {
+    let report = pollster::block_on(conformance::run(&mut FreshForgetful));
+    let failed: Vec<&str> = report.failed.iter().map(|(n, _)| *n).collect();
+    for case in FEED_CASES {
+        assert!(failed.contains(&case), "{case} must fail on a forgetful feed; failed: {failed:?}");
+    }
 }
 
 /// A store that breaks the contract: it appends whatever the seq. The suite

@@ -3,6 +3,7 @@
 //! decodes re-encodes to exactly the input.
 #![no_main]
 
+use allot_core::event::Append;
 use allot_core::{BookingId, ClaimRecord, Event, StreamId, UnitRow};
 use libfuzzer_sys::fuzz_target;
 
@@ -21,5 +22,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(b) = BookingId::decode(data) {
         assert_eq!(b.encode(), data);
+    }
+    if let Ok(a) = Append::decode_all(data) {
+        assert_eq!(Append::encode_all(&a), data);
     }
 });

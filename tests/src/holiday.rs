@@ -387,7 +387,7 @@ pub fn run_memory(p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> Re
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreChoice {
     Memory,
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
     Postgres(String),
 }
 
@@ -398,7 +398,7 @@ impl std::str::FromStr for StoreChoice {
         if s == "memory" {
             return Ok(Self::Memory);
         }
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             return Ok(Self::Postgres(s.to_string()));
         }
@@ -414,12 +414,12 @@ pub fn run(
 ) -> Result<HolidayResult, String> {
     match store {
         StoreChoice::Memory => run_memory(p, progress),
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
         StoreChoice::Postgres(url) => run_postgres(url, p, progress),
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
 /// The same run against PostgreSQL: a fresh schema in the database at
 /// `url` (dropped afterwards), `p.workers` threads over one pool of as many
 /// connections, racing through append-expect. The recount reads the

@@ -165,6 +165,23 @@ fn a_seed_replays_exactly() {
 }
 
 #[test]
+fn bookers_follow_the_change_feed_when_the_store_has_one() {
+    let (mut with, mut without) = (0, 0);
+    for seed in 0..60 {
+        let r = run_seed(seed, &opts(200));
+        assert!(r.failure.is_none(), "{:?}", r.failure);
+        if r.swarm.feed {
+            with += 1;
+            assert!(r.feed_reads > 0, "seed {seed}: a feed nobody read");
+        } else {
+            without += 1;
+            assert_eq!(r.feed_reads, 0, "seed {seed}");
+        }
+    }
+    assert!(with > 10 && without > 10, "both kinds of store: {with} with a feed, {without} without");
+}
+
+#[test]
 fn seeds_draw_different_swarms() {
     let swarms: std::collections::BTreeSet<String> = (0..50).map(|s| sim::Swarm::from_seed(s).summary()).collect();
     assert!(swarms.len() > 45, "{}", swarms.len());
@@ -316,4 +333,42 @@ fn act_conflict_error_after_an_unknown_outcome() {
     let views = block_on(Allot::new(&store).roster(&hold.unit, None, 2)).unwrap();
     assert_eq!(views[0].entries[0].state, "cancelled", "the cancel landed");
     assert!(matches!(got, Ok(Outcome::Cancelled { .. })), "the cancel landed, but the caller was told {got:?}");
+}
+
+/// Fuzz-style inputs (what the `sim_ops` fuzz target feeds the simulation),
+/// drawn from a fixed generator: `n` of them, each `len` bytes.
+fn fuzz_inputs(n: u64, len: usize) -> Vec<Vec<u8>> {
+    let mut r = sim::rng::Rng::new(0xF0_22);
+    (0..n).map(|_| (0..len).map(|_| r.next_u64() as u8).collect()).collect()
+}
+
+#[test]
+fn fuzz_inputs_run_clean_and_replay_exactly() {
+    for data in fuzz_inputs(60, 300) {
+        let a = sim::run_fuzz_input(&data, None);
+        assert!(a.failure.is_none(), "{:?} (input {data:02x?})", a.failure);
+        assert_eq!(sim::run_fuzz_input(&data, None).digest, a.digest, "same input, same run");
+    }
+    // The tape steers the run: one changed byte in the middle of the tape
+    // changes what happens, and an input with no tape still runs.
+    let mut data = fuzz_inputs(1, 300).remove(0);
+    data[2] = 255; // the largest step budget
+    let base = sim::run_fuzz_input(&data, None).digest;
+    let changed = (3..40).filter(|&i| {
+        let mut d = data.clone();
+        d[i] = d[i].wrapping_add(97);
+        sim::run_fuzz_input(&d, None).digest != base
+    });
+    assert!(changed.count() > 20, "tape bytes must steer the run");
+    assert!(sim::run_fuzz_input(&[], None).failure.is_none());
+}
+
+#[test]
+fn fuzz_inputs_catch_a_store_skipping_the_seq_check() {
+    let caught = fuzz_inputs(200, 400).iter().any(|d| {
+        let mut d = d.clone();
+        d[2] = 255;
+        sim::run_fuzz_input(&d, Some(Broken::SkipSeqCheck)).failure.is_some()
+    });
+    assert!(caught, "the fuzz entry point must see a double booking");
 }

@@ -37,6 +37,10 @@ struct Cli {
     /// Print every step of the run to stderr (with --seed).
     #[arg(long)]
     trace: bool,
+    /// Run one fuzz input (a file from `fuzz/artifacts/sim_ops/` or the
+    /// corpus) exactly as the `sim_ops` fuzz target does.
+    #[arg(long, value_name = "FILE")]
+    tape: Option<std::path::PathBuf>,
     /// Print each seed's swarm configuration to stderr.
     #[arg(long)]
     verbose: bool,
@@ -48,8 +52,34 @@ fn parse_broken(s: &str) -> Result<Broken, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let opts =
-        SimOptions { steps: cli.steps, broken: cli.broken_store, trace: cli.trace, verify_every: cli.verify_every };
+    if let Some(path) = &cli.tape {
+        let data = match std::fs::read(path) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("allot-sim: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        };
+        let r = sim::run_fuzz_input(&data, cli.broken_store);
+        eprintln!("seed {}: {}", r.seed, r.swarm.summary());
+        eprintln!(
+            "steps={} ops={} commits={} faults={} outcomes {:?}",
+            r.steps, r.ops, r.commits, r.faults, r.outcomes
+        );
+        if let Some(f) = &r.failure {
+            println!("{}", sim::failure_line(r.seed, f));
+            return ExitCode::FAILURE;
+        }
+        println!("sim_done seeds=1 steps={} faults={} violations=0", r.steps, r.faults);
+        return ExitCode::SUCCESS;
+    }
+    let opts = SimOptions {
+        steps: cli.steps,
+        broken: cli.broken_store,
+        trace: cli.trace,
+        verify_every: cli.verify_every,
+        tape: None,
+    };
     let (start, seeds) = match cli.seed {
         Some(s) => (s, 1),
         None => (cli.start, cli.seeds),

@@ -57,11 +57,14 @@ pub struct SimOptions {
     pub trace: bool,
     /// Run `verify` every this many steps (0: only at the end).
     pub verify_every: u64,
+    /// Bytes that steer the run's choices (a fuzzer's input; see
+    /// [`rng::Rng::taped`]). `None`: the seed alone decides.
+    pub tape: Option<Rc<[u8]>>,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { steps: 200, broken: None, trace: false, verify_every: 50 }
+        Self { steps: 200, broken: None, trace: false, verify_every: 50, tape: None }
     }
 }
 
@@ -86,6 +89,8 @@ pub struct SeedReport {
     pub outcomes: BTreeMap<String, u64>,
     /// Commits that changed the store.
     pub commits: u64,
+    /// Change-feed reads the bookers made (0 unless the swarm has a feed).
+    pub feed_reads: u64,
     pub failure: Option<Failure>,
     /// A digest of the whole trace: equal digests, same run.
     pub digest: u64,
@@ -95,8 +100,14 @@ pub struct SeedReport {
 
 /// Runs one seed.
 pub fn run_seed(seed: u64, opts: &SimOptions) -> SeedReport {
-    let swarm = Swarm::from_seed(seed);
-    let mut fault_rng = Rng::new(seed);
+    // Every generator of the run descends from `proto`: with a tape, they
+    // all read it.
+    let proto = match &opts.tape {
+        Some(t) => Rng::taped(seed, t.clone()),
+        None => Rng::new(seed),
+    };
+    let swarm = Swarm::drawn(seed, &proto);
+    let mut fault_rng = proto.reseed(seed);
     let state = State {
         rng: fault_rng.fork(3),
         faults: swarm.faults.clone(),
@@ -107,13 +118,15 @@ pub fn run_seed(seed: u64, opts: &SimOptions) -> SeedReport {
         trace: Trace::new(opts.trace),
         step: 0,
         in_flight: Vec::new(),
+        feed_ends: Vec::new(),
+        feed_reads: 0,
     };
-    let shared = Rc::new(Shared { inner: SimStore::new(opts.broken), st: RefCell::new(state) });
+    let shared = Rc::new(Shared { inner: SimStore::new(opts.broken, swarm.feed), st: RefCell::new(state) });
     let step = Rc::new(std::cell::Cell::new(0u64));
     let ops = Rc::new(std::cell::Cell::new(0u64));
     let outcomes = Rc::new(RefCell::new(BTreeMap::new()));
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut w = World::new(seed, swarm.clone(), shared.clone(), opts);
+        let mut w = World::new(proto.reseed(seed), swarm.clone(), shared.clone(), opts);
         let r = (|| {
             w.setup()?;
             for _ in 0..opts.steps {
@@ -149,11 +162,31 @@ pub fn run_seed(seed: u64, opts: &SimOptions) -> SeedReport {
         ops: ops.get(),
         outcomes: outcomes.take(),
         commits: st.hist.version,
+        feed_reads: st.feed_reads,
         failure,
         digest: st.trace.digest,
         trace: st.trace.lines.clone(),
         swarm,
     }
+}
+
+/// The most scheduler steps a fuzz input can ask for: long enough for
+/// holds to expire and stays to overlap, short enough for libFuzzer to
+/// run thousands of inputs a second.
+pub const FUZZ_STEPS_MAX: u64 = 400;
+
+/// Runs one fuzz input: its first two bytes pick the seed, the third the
+/// step budget (up to [`FUZZ_STEPS_MAX`]), and the rest is the tape that
+/// steers every choice of the run (configuration, schedule, operations,
+/// faults). A pure function of `data`: the fuzz target `sim_ops` and
+/// `allot-sim --tape FILE` run exactly this.
+pub fn run_fuzz_input(data: &[u8], broken: Option<Broken>) -> SeedReport {
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+    let seed = u64::from(u16::from_le_bytes([byte(0), byte(1)]));
+    let steps = u64::from(byte(2)) * FUZZ_STEPS_MAX / 255;
+    let tape: Rc<[u8]> = Rc::from(data.get(3..).unwrap_or(&[]));
+    let opts = SimOptions { steps, broken, trace: false, verify_every: 25, tape: Some(tape) };
+    run_seed(seed, &opts)
 }
 
 /// Totals over many seeds.

@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use allot_core::store::{IndexEntry, KeyRange, ReadReq, StreamSlice};
+use allot_core::store::{Changes, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice};
 use allot_core::{BookingId, ClaimRecord, Commit, CommitOutcome, MemStore, Seq, Store, StoreError, StreamId, UnitRow};
 
 use super::exec::{run, yield_now};
@@ -53,7 +53,8 @@ impl Broken {
     }
 }
 
-/// The store under test: a `MemStore`, broken or not.
+/// The store under test: a `MemStore` (with a change feed or not), broken
+/// or not.
 #[derive(Debug, Default)]
 pub struct SimStore {
     pub mem: MemStore,
@@ -62,8 +63,9 @@ pub struct SimStore {
 }
 
 impl SimStore {
-    pub fn new(broken: Option<Broken>) -> Self {
-        Self { mem: MemStore::new(), broken, booking_commits: Cell::new(0) }
+    pub fn new(broken: Option<Broken>, feed: bool) -> Self {
+        let mem = if feed { MemStore::with_feed() } else { MemStore::new() };
+        Self { mem, broken, booking_commits: Cell::new(0) }
     }
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -111,6 +113,9 @@ impl Store for SimStore {
     }
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         self.mem.get_claims(ids).await
+    }
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        self.mem.changes(after, limit).await
     }
     async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.mem.get_units(ids).await
@@ -236,6 +241,11 @@ pub struct State {
     /// Commits whose caller was told `OutcomeUnknown`, still on their way:
     /// (step they land at, booker, commit).
     pub in_flight: Vec<(u64, usize, Commit)>,
+    /// Where the change feed ended at each version that moved it (for
+    /// serving a feed read from an earlier state).
+    pub feed_ends: Vec<(u64, FeedPos)>,
+    /// Change-feed reads answered (by a store that keeps one).
+    pub feed_reads: u64,
 }
 
 /// The fault-injecting wrapper shared by every booker.
@@ -315,6 +325,29 @@ impl Shared {
         let io = &mut st.io[b];
         io.seen = io.seen.max(v);
         Ok(slices)
+    }
+
+    /// The change feed, perhaps served from an earlier state (a prefix of
+    /// it, within what the contract allows, as for every read).
+    pub fn changes(&self, b: usize, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        self.read_fault(b, "changes")?;
+        let Some(c) = run(self.inner.changes(after, limit))? else { return Ok(None) };
+        let mut st = self.st.borrow_mut();
+        st.feed_reads += 1;
+        let v = self.read_version(&mut st, b, &[]);
+        let end_v = st.feed_ends.iter().rev().find(|(ver, _)| *ver <= v).map_or(0, |(_, p)| *p).max(after);
+        let c = if c.pos <= end_v || c.gap {
+            c
+        } else if limit == 0 || end_v == after {
+            Changes { pos: end_v, appends: Vec::new(), more: false, gap: false }
+        } else {
+            let mut older = run(self.inner.changes(after, (end_v - after) as u32))?.unwrap_or_default();
+            older.more = false;
+            older
+        };
+        let io = &mut st.io[b];
+        io.seen = io.seen.max(v);
+        Ok(Some(c))
     }
 
     pub fn get_claims(&self, b: usize, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
@@ -465,6 +498,12 @@ impl Shared {
             .collect();
         let bad = st.hist.record(events, claims);
         st.bad.extend(bad);
+        if let Ok(Some(end)) = run(self.inner.changes(0, 0)) {
+            let version = st.hist.version;
+            if st.feed_ends.last().is_none_or(|(_, p)| *p != end.pos) {
+                st.feed_ends.push((version, end.pos));
+            }
+        }
         res
     }
 }
@@ -507,6 +546,11 @@ impl Store for Handle {
         self.calling("get_claims");
         yield_now().await;
         self.shared.get_claims(self.booker, ids)
+    }
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        self.calling("changes");
+        yield_now().await;
+        self.shared.changes(self.booker, after, limit)
     }
     async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.plain("get_units", self.shared.inner.get_units(ids)).await

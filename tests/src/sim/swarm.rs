@@ -89,6 +89,9 @@ pub struct Swarm {
     pub clock_pm: u32,
     /// A request that failed or whose booker crashed is sent again.
     pub retry_pm: u32,
+    /// The store keeps a change feed (`MemStore::with_feed`): bookers catch
+    /// up from it instead of reading each stream.
+    pub feed: bool,
 }
 
 /// Off half of the time; otherwise rare to frequent.
@@ -102,7 +105,13 @@ fn weight(r: &mut Rng) -> u32 {
 
 impl Swarm {
     pub fn from_seed(seed: u64) -> Self {
-        let mut r = Rng::new(seed ^ 0x5357_4152_4d5f_5349); // "SWARM_SI"
+        Self::drawn(seed, &Rng::new(seed))
+    }
+
+    /// The configuration for `seed`, drawn with `proto`'s tape (a fuzzer's
+    /// input), if it has one.
+    pub fn drawn(seed: u64, proto: &Rng) -> Self {
+        let mut r = proto.reseed(seed ^ 0x5357_4152_4d5f_5349); // "SWARM_SI"
         // Usually a handful of units; sometimes a small hotel or restaurant
         // (many interchangeable units: what auto-assign picks among).
         let many = r.chance(250);
@@ -179,6 +188,8 @@ impl Swarm {
             reorder: r.chance(500),
             clock_pm: level(&mut r) * 2,
             retry_pm: *r.pick(&[0, 500, 1000, 1000]),
+            // Drawn last: adding it left every other field of a seed as it was.
+            feed: r.chance(500),
         }
     }
 
@@ -186,7 +197,7 @@ impl Swarm {
     pub fn summary(&self) -> String {
         let f = &self.faults;
         format!(
-            "bookers={} actors={} pools={:?} allotments={:?}x{}d exclusives={}x{} qty_max={} weights=[pool {} allot {} excl {} any {} stray {} reuse {} resubmit {}] retire={} bad={} hold={} ttl_max={} dt_max={} attempts={} window={} caches={}/{} faults=[unknown+ {} unknown- {} unknown~ {} abort {} read {} stale {} delay {}<={} crash {} dup {} reorder {} clock {} retry {}]",
+            "bookers={} actors={} pools={:?} allotments={:?}x{}d exclusives={}x{} qty_max={} weights=[pool {} allot {} excl {} any {} stray {} reuse {} resubmit {}] retire={} bad={} hold={} ttl_max={} dt_max={} attempts={} window={} caches={}/{} faults=[unknown+ {} unknown- {} unknown~ {} abort {} read {} stale {} delay {}<={} crash {} dup {} reorder {} clock {} retry {}] feed={}",
             self.bookers,
             self.actors,
             self.pools,
@@ -224,6 +235,7 @@ impl Swarm {
             self.reorder,
             self.clock_pm,
             self.retry_pm,
+            self.feed,
         )
     }
 }

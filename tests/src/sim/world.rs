@@ -281,8 +281,8 @@ fn fail(step: u64, what: impl Into<String>) -> Failure {
 }
 
 impl World {
-    pub fn new(seed: u64, swarm: Swarm, shared: Rc<Shared>, opts: &SimOptions) -> Self {
-        let mut root = Rng::new(seed);
+    /// `root`: the seed's generator (see [`super::run_seed`]).
+    pub fn new(mut root: Rng, swarm: Swarm, shared: Rc<Shared>, opts: &SimOptions) -> Self {
         let sched = root.fork(1);
         let work = root.fork(2);
         let config = Config {

@@ -1,0 +1,203 @@
+//! The change feed as the booking loop uses it: a client that follows a
+//! store's feed reads streams only when the feed cannot vouch for them, and
+//! still answers exactly as a client that reads every stream.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use allot_core::limits::FEED_BOOT_ENTRIES_MAX;
+use allot_core::store::*;
+use allot_core::*;
+
+const NOW: u64 = 1_000;
+
+/// A store that counts the booking streams read one by one.
+struct Counting {
+    inner: MemStore,
+    streams_read: Cell<usize>,
+}
+
+impl Counting {
+    fn new(inner: MemStore) -> Self {
+        Self { inner, streams_read: Cell::new(0) }
+    }
+}
+
+impl Store for Counting {
+    async fn read_streams(&self, r: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
+        let booking = r.iter().filter(|q| q.stream.part != Part::Def).count();
+        self.streams_read.set(self.streams_read.get() + booking);
+        self.inner.read_streams(r).await
+    }
+    async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
+        self.inner.commit(c).await
+    }
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        self.inner.changes(after, limit).await
+    }
+    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+        self.inner.get_claims(ids).await
+    }
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
+        self.inner.get_units(ids).await
+    }
+    async fn scan_index(&self, r: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
+        self.inner.scan_index(r).await
+    }
+    async fn scan_units(&self, r: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
+        self.inner.scan_units(r).await
+    }
+    async fn scan_streams(&self, r: &KeyRange) -> Result<Vec<(StreamId, u64)>, StoreError> {
+        self.inner.scan_streams(r).await
+    }
+    async fn scan_claims(&self, r: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
+        self.inner.scan_claims(r).await
+    }
+}
+
+fn bid(actor: &str, key: &str) -> BookingId {
+    BookingId::new(actor, key).unwrap()
+}
+
+fn rooms(store: &Counting, n: usize) {
+    let mut admin = Allot::new(store);
+    pollster::block_on(admin.define_index(&IndexDef::single("price", "price", KeyType::U32).unwrap(), NOW)).unwrap();
+    let specs: Vec<UnitSpec> = (0..n)
+        .map(|i| {
+            UnitSpec::new(&format!("room-{i:03}"), UnitKind::Exclusive, vec![("price".into(), KeyValue::U32(i as u32))])
+                .unwrap()
+        })
+        .collect();
+    pollster::block_on(admin.define_units(&specs, NOW)).unwrap();
+}
+
+fn any(i: usize) -> BookAnyReq {
+    BookAnyReq {
+        booking: bid("guest", &format!("g{i}")),
+        query: IndexQuery::all("price"),
+        span: Span::Interval { start: 10, end: 20 },
+        qty: 1,
+        hold: None,
+        pick: Pick::First,
+    }
+}
+
+/// Books `n` rooms through a second client, one by one; returns the
+/// streams it read and the rooms it got.
+fn book_rooms(store: &Counting, n: usize) -> (usize, Vec<UnitId>) {
+    let mut client = Allot::new(store);
+    let before = store.streams_read.get();
+    let mut got = Vec::new();
+    for i in 0..n {
+        match pollster::block_on(client.book_any(&any(i), NOW)).unwrap() {
+            Outcome::Booked { unit, .. } => got.push(unit),
+            o => panic!("request {i}: {o:?}"),
+        }
+    }
+    (store.streams_read.get() - before, got)
+}
+
+#[test]
+fn a_client_that_knows_the_whole_feed_reads_no_streams() {
+    let with = Counting::new(MemStore::with_feed());
+    rooms(&with, 40);
+    let (reads_with, got_with) = book_rooms(&with, 30);
+    let without = Counting::new(MemStore::new());
+    rooms(&without, 40);
+    let (reads_without, got_without) = book_rooms(&without, 30);
+    assert_eq!(got_with, got_without, "the same rooms, feed or not");
+    assert_eq!(reads_with, 0, "the feed vouches for every stream");
+    assert!(reads_without >= 30, "without a feed, each booking reads streams: {reads_without}");
+}
+
+#[test]
+fn another_clients_cancel_is_seen_by_the_next_operation() {
+    let store = Counting::new(MemStore::with_feed());
+    let mut admin = Allot::new(&store);
+    pollster::block_on(
+        admin.define_units(&[UnitSpec::new("tour", UnitKind::Pool { capacity: 1 }, vec![]).unwrap()], NOW),
+    )
+    .unwrap();
+    let mut ann = Allot::new(&store);
+    let mut bob = Allot::new(&store);
+    let req = |who: &str| BookReq {
+        booking: bid(who, "1"),
+        unit: UnitId::new("tour").unwrap(),
+        span: Span::Whole,
+        qty: 1,
+        hold: None,
+    };
+    assert!(matches!(pollster::block_on(bob.book(&req("bob"), NOW)).unwrap(), Outcome::Booked { .. }));
+    // Ann knows the whole feed: she sees the seat taken without reading it.
+    let o = pollster::block_on(ann.book(&req("ann"), NOW)).unwrap();
+    assert!(matches!(o, Outcome::Full { .. }), "{o:?}");
+    // Bob cancels; Ann's next operation catches up and gets the seat.
+    let cancel = ActReq { by: Actor::new("bob").unwrap(), booking: bid("bob", "1") };
+    pollster::block_on(bob.cancel(&cancel, NOW)).unwrap();
+    let o = pollster::block_on(ann.book(&req("ann"), NOW)).unwrap();
+    assert!(matches!(o, Outcome::Booked { .. }), "a seat freed by another client: {o:?}");
+    assert_eq!(store.streams_read.get(), 0);
+}
+
+#[test]
+fn a_trimmed_feed_makes_clients_start_over() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 10);
+    let mut follower = Allot::new(&store);
+    let mut other = Allot::new(&store);
+    for i in 0..3 {
+        assert!(matches!(pollster::block_on(follower.book_any(&any(i), NOW)).unwrap(), Outcome::Booked { .. }));
+    }
+    for i in 3..8 {
+        assert!(matches!(pollster::block_on(other.book_any(&any(i), NOW)).unwrap(), Outcome::Booked { .. }));
+    }
+    // The follower's position falls before what the feed still holds.
+    let end = pollster::block_on(store.changes(0, 0)).unwrap().unwrap().pos;
+    store.inner.trim_feed(end);
+    let before = store.streams_read.get();
+    let mut booked = 0;
+    for i in 8..12 {
+        match pollster::block_on(follower.book_any(&any(i), NOW)).unwrap() {
+            Outcome::Booked { .. } => booked += 1,
+            Outcome::SoldOut => {}
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(booked, 2, "10 rooms, 8 taken before: exactly 2 more");
+    assert!(store.streams_read.get() > before, "after the gap, streams are read again");
+    let report = pollster::block_on(verify(&store, NOW, &[], &VerifyOptions::default())).unwrap();
+    assert!(report.is_ok() && report.live_bookings == 10, "{report:?}");
+}
+
+#[test]
+fn a_history_longer_than_one_read_is_not_replayed_at_boot() {
+    let store = Counting::new(MemStore::with_feed());
+    let cap = FEED_BOOT_ENTRIES_MAX + 10;
+    let mut admin = Allot::new(&store);
+    pollster::block_on(
+        admin.define_units(&[UnitSpec::new("hall", UnitKind::Pool { capacity: cap }, vec![]).unwrap()], NOW),
+    )
+    .unwrap();
+    let req = |i: u32| BookReq {
+        booking: bid("fan", &format!("t{i}")),
+        unit: UnitId::new("hall").unwrap(),
+        span: Span::Whole,
+        qty: 1,
+        hold: None,
+    };
+    for i in 0..FEED_BOOT_ENTRIES_MAX + 5 {
+        pollster::block_on(admin.book(&req(i), NOW)).unwrap();
+    }
+    let mut late = Allot::new(&store);
+    let before = store.streams_read.get();
+    let o = pollster::block_on(late.book(&req(999_999), NOW)).unwrap();
+    assert!(matches!(o, Outcome::Booked { seat, .. } if seat == FEED_BOOT_ENTRIES_MAX + 6), "{o:?}");
+    assert_eq!(store.streams_read.get() - before, 1, "the stream is read, not the whole feed replayed");
+    assert!(late.stats().feed_reads <= 2, "{:?}", late.stats());
+    // The last seats, with a client that follows from the end.
+    for i in 0..10 {
+        let o = pollster::block_on(late.book(&req(1_000_000 + i), NOW)).unwrap();
+        let want_booked = i < 4;
+        assert_eq!(matches!(o, Outcome::Booked { .. }), want_booked, "request {i}: {o:?}");
+    }
+}
