@@ -488,7 +488,7 @@ impl<S: Store> Allot<S> {
     }
 
     /// Applies one read of the feed (made after `after`) to the cache.
-    fn apply_changes(&mut self, after: FeedPos, changes: Changes) -> Result<(), StoreError> {
+    pub(crate) fn apply_changes(&mut self, after: FeedPos, changes: Changes) -> Result<(), StoreError> {
         let Feed::At { mut complete, .. } = self.feed else { return Ok(()) };
         if changes.pos < after {
             return Err(corrupt("change feed", "the feed went backwards"));

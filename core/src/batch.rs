@@ -20,7 +20,7 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::allot::{Allot, BookAnyReq, Hint, Pick, check_ask, corrupt, spread_hash};
+use crate::allot::{Allot, BookAnyReq, Feed, Hint, Pick, check_ask, corrupt, spread_hash};
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::UnitRow;
 use crate::limits::*;
@@ -107,8 +107,10 @@ impl<S: Store> Allot<S> {
                 live.push(i);
             }
         }
-        // Replays: one read for every claim.
-        self.resolve_claimed(reqs, &fingerprints, &live, out).await?;
+        // Replays are not looked up front (that would cost every batch a
+        // read): a replayed request's commit meets its claim and answers
+        // `Duplicate` (claims are checked first), and a request about to be
+        // answered without a commit (sold out) checks its claim at the end.
         // Groups sharing a walk.
         let mut groups: Vec<Group> = Vec::new();
         for &i in &live {
@@ -161,6 +163,7 @@ impl<S: Store> Allot<S> {
         let mut unknown: BTreeSet<usize> = BTreeSet::new();
         let mut last_conflict: BTreeMap<usize, (StreamId, Seq, Seq)> = BTreeMap::new();
         let mut rounds = 0u32;
+        let mut sold_out: Vec<usize> = Vec::new();
         loop {
             groups.retain(|g| !g.pending.is_empty());
             if groups.is_empty() {
@@ -258,6 +261,7 @@ impl<S: Store> Allot<S> {
                     }
                     if !assigned {
                         if g.walked() && g.candidates.is_empty() {
+                            sold_out.push(i);
                             out[i] = Some(Ok(Outcome::SoldOut));
                         } else {
                             // Every remaining candidate is in use this round.
@@ -271,7 +275,17 @@ impl<S: Store> Allot<S> {
                 continue;
             }
             self.stats.commits += commits.len() as u64;
-            let results = match self.store.commit_group(&commits).await {
+            // Following a change feed: learn what others committed meanwhile
+            // in the same transaction.
+            let following = match self.feed {
+                Feed::At { pos, .. } => Some(pos),
+                Feed::Unknown | Feed::Absent => None,
+            };
+            let sent = match following {
+                Some(pos) => self.store.commit_group_and_changes(&commits, pos, FEED_PAGE_ENTRIES_MAX).await,
+                None => self.store.commit_group(&commits).await.map(|r| (r, None)),
+            };
+            let (results, changes) = match sent {
                 Ok(r) => r,
                 Err(e) if e.is_retryable() => {
                     self.feed_fresh = false;
@@ -337,6 +351,17 @@ impl<S: Store> Allot<S> {
                     Err(e) => out[i] = Some(Err(e.into())),
                 }
             }
+            // What others committed meanwhile, read in the commit's own
+            // transaction: the next round decides on it without a read.
+            if let (Some(pos), Some(changes)) = (following, changes) {
+                if changes.gap {
+                    self.feed_fresh = false;
+                } else {
+                    let more = changes.more;
+                    self.apply_changes(pos, changes)?;
+                    self.feed_fresh = !more;
+                }
+            }
             // Re-observe what moved before deciding again.
             if !refresh.is_empty() {
                 self.observe(&refresh).await?;
@@ -358,6 +383,17 @@ impl<S: Store> Allot<S> {
             }
             for g in &mut groups {
                 g.pending.sort_unstable();
+            }
+        }
+        // A request that found everything taken may be a replay of one that
+        // booked before: its claim says so.
+        if !sold_out.is_empty() {
+            for &i in &sold_out {
+                out[i] = None;
+            }
+            self.resolve_claimed(reqs, &fingerprints, &sold_out, out).await?;
+            for i in sold_out {
+                out[i].get_or_insert(Ok(Outcome::SoldOut));
             }
         }
         // Duplicates within the batch answer like their first occurrence.

@@ -161,6 +161,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         read_window_is_its_parts,
         feed_reports_appends_in_commit_order,
         feed_pages_and_end,
+        commit_group_and_changes_agree,
         last_seat_race,
         booking_lifecycle_and_verify,
     );
@@ -726,6 +727,45 @@ async fn feed_reports_appends_in_commit_order<S: Store>(s: &S) -> CaseResult {
     st(s.commit(&write(main_stream("w"), 0, w.clone())).await, "commit")?;
     let (_, tail) = feed_all(s, end, 1000).await?;
     ensure!(tail == vec![Append { stream: main_stream("w"), first: 1, events: w }], "the tail: {tail:?}");
+    Ok(())
+}
+
+async fn commit_group_and_changes_agree<S: Store>(s: &S) -> CaseResult {
+    let Some(start) = st(s.changes(0, 0).await, "changes")? else { return Err(SKIP.into()) };
+    let (a, b) = (main_stream("a"), main_stream("b"));
+    // Another writer's append, then a group of ours: one passes, one conflicts.
+    st(s.commit(&write(a.clone(), 0, vec![booked("x", "1", 1)])).await, "commit")?;
+    let group = [write(b.clone(), 0, vec![booked("y", "2", 2)]), write(a.clone(), 0, vec![booked("z", "3", 3)])];
+    let (results, changes) = st(s.commit_group_and_changes(&group, start.pos, 100).await, "commit with changes")?;
+    ensure!(results.len() == 2 && results[0] == Ok(CommitOutcome::Committed), "group results: {results:?}");
+    ensure!(
+        results[1] == Ok(CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 }),
+        "the stale member: {:?}",
+        results[1]
+    );
+    let (end, all) = feed_all(s, start.pos, 100).await?;
+    // What came with the commit is what the feed says, when it came at all.
+    if let Some(c) = changes {
+        ensure!(!c.gap && !c.more, "a small feed read with the commit: {c:?}");
+        ensure!(c.pos == end && c.appends == all, "changes with the commit {c:?}, the feed {all:?}");
+    }
+    ensure!(all.len() == 2 && all[0].stream == a && all[1].stream == b, "the feed after the group: {all:?}");
+    // A group where everything conflicts writes nothing and moves nothing.
+    let (results, changes) = st(s.commit_group_and_changes(&group[1..], end, 100).await, "commit with changes")?;
+    ensure!(matches!(results[..], [Ok(CommitOutcome::Conflict { .. })]), "a stale group: {results:?}");
+    if let Some(c) = changes {
+        ensure!(c.pos == end && c.appends.is_empty() && !c.gap, "nothing happened, yet: {c:?}");
+    }
+    // A page smaller than what happened: the results stand, the page says more.
+    let (results, changes) = st(
+        s.commit_group_and_changes(&[write(a.clone(), 1, vec![booked("w", "4", 4)])], start.pos, 1).await,
+        "commit with changes",
+    )?;
+    ensure!(results == [Ok(CommitOutcome::Committed)], "a small page changed the outcome: {results:?}");
+    if let Some(c) = changes {
+        ensure!(c.more && c.appends == all[..1], "one entry, and more: {c:?}");
+    }
+    ensure!(head(s, &a).await? == 2 && head(s, &b).await? == 1, "heads after the groups");
     Ok(())
 }
 

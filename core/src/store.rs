@@ -332,6 +332,23 @@ pub trait Store {
         Ok(None)
     }
 
+    /// [`Store::commit_group`], then the change feed after `after` (at most
+    /// `limit` entries) as it stands right after the group: in the same
+    /// transaction where the store has both, so that a client learns what
+    /// others committed meanwhile at no extra round trip. The group's results
+    /// are the group's whatever happens to the feed read: a feed that cannot
+    /// be read (or a store without one) gives `None`.
+    async fn commit_group_and_changes(
+        &self,
+        commits: &[Commit],
+        after: FeedPos,
+        limit: u32,
+    ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
+        let out = self.commit_group(commits).await?;
+        let changes = self.changes(after, limit).await.ok().flatten();
+        Ok((out, changes))
+    }
+
     /// Claims by booking id, one per id, in order.
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError>;
 
@@ -368,6 +385,14 @@ macro_rules! forward_store {
             }
             async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
                 (**self).changes(after, limit).await
+            }
+            async fn commit_group_and_changes(
+                &self,
+                commits: &[Commit],
+                after: FeedPos,
+                limit: u32,
+            ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
+                (**self).commit_group_and_changes(commits, after, limit).await
             }
             async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
                 (**self).read_window(range, reads).await

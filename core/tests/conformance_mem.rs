@@ -12,7 +12,8 @@ impl StoreFactory for Fresh {
     }
 }
 
-const FEED_CASES: [&str; 2] = ["feed_reports_appends_in_commit_order", "feed_pages_and_end"];
+const FEED_CASES: [&str; 3] =
+    ["feed_reports_appends_in_commit_order", "feed_pages_and_end", "commit_group_and_changes_agree"];
 
 #[test]
 fn mem_store_conforms() {

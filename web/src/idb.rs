@@ -10,10 +10,13 @@
 //! | `heads` | stream key | last seq (number) |
 //! | `claims` | actor ‖ request key | claim record bytes |
 //! | `units` | unit id | `{ row: unit row bytes, ikeys: [index entry keys] }`, with the multiEntry index `ikeys` |
+//! | `journal` (v2) | position (auto-increment number, key path `k`) | `{ k, b: journal record bytes }` (the appends of one transaction, `Append::encode_all`), or `{ k, h: true }`: the horizon a v1 database got on upgrade (history before it is not journaled) |
 //!
-//! Every commit is one `readwrite` transaction over all four stores: it reads
+//! Every commit is one `readwrite` transaction over all five stores: it reads
 //! the claims and heads it depends on, and writes only if every claim is
-//! absent and every head is the expected one. IndexedDB serialises readwrite
+//! absent and every head is the expected one; what it appended goes to the
+//! journal as one record, the change feed ([`Store::changes`]) that lets a
+//! client refresh every cached stream with one request. IndexedDB serialises readwrite
 //! transactions on overlapping stores across every connection (tabs, workers),
 //! so the check and the write are atomic with respect to every other writer;
 //! no lock or leader in JavaScript is involved.
@@ -24,10 +27,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use allot_core::error::{InputError, StoreError};
-use allot_core::event::{ClaimRecord, Event, UnitRow};
+use allot_core::event::{Append, ClaimRecord, Event, UnitRow};
 use allot_core::key;
 use allot_core::model::{BookingId, Seq, StreamId, UnitId};
-use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice};
+use allot_core::store::{Changes, Commit, CommitOutcome, FeedPos, IndexEntry, KeyRange, ReadReq, Store, StreamSlice};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
@@ -35,14 +38,15 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The schema version this build creates and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const EVENTS: &str = "events";
 const HEADS: &str = "heads";
 const CLAIMS: &str = "claims";
 const UNITS: &str = "units";
 const IKEYS: &str = "ikeys";
-const ALL_STORES: [&str; 4] = [EVENTS, HEADS, CLAIMS, UNITS];
+const JOURNAL: &str = "journal";
+const ALL_STORES: [&str; 5] = [EVENTS, HEADS, CLAIMS, UNITS, JOURNAL];
 
 /// How hard a commit waits for the disk (IndexedDB's transaction
 /// durability hint).
@@ -127,6 +131,22 @@ impl IdbStore {
                         .with_multi_entry(true)
                         .build()?;
                 }
+                if old < 2 {
+                    let journal = db
+                        .create_object_store(JOURNAL)
+                        .with_auto_increment(true)
+                        .with_key_path(indexed_db_futures::KeyPath::One("k"))
+                        .build()?;
+                    if old >= 1 {
+                        // Data written before the journal existed is not in
+                        // it: a client reading from the origin must see a
+                        // gap, never an empty history.
+                        let horizon = Object::new();
+                        Reflect::set(&horizon, &"h".into(), &JsValue::TRUE)
+                            .map_err(indexed_db_futures::error::Error::from)?;
+                        journal.put(JsValue::from(horizon)).primitive()?;
+                    }
+                }
                 Ok(())
             })
             .await
@@ -191,12 +211,22 @@ impl IdbStore {
     /// and the writes of those that pass are sent. Two event-loop round trips
     /// for the whole group instead of one per request: that is what makes a
     /// group cheaper than its commits one by one.
-    async fn commit_all(&self, tx: &Transaction<'_>, commits: &[&Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
+    ///
+    /// With `feed = Some((after, limit))` it also reads the journal after
+    /// `after` in the same transaction and returns those changes, ending
+    /// with this transaction's own record when the page reaches it.
+    async fn commit_all(
+        &self,
+        tx: &Transaction<'_>,
+        commits: &[&Commit],
+        feed: Option<(FeedPos, u32)>,
+    ) -> Result<(Vec<CommitOutcome>, Option<Changes>), StoreError> {
         let err = |e| self.error(e);
         let events = tx.object_store(EVENTS).map_err(err)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
         let units = tx.object_store(UNITS).map_err(err)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
         // Distinct keys, each read once.
         let mut claim_keys: BTreeMap<Vec<u8>, Option<ClaimRecord>> = BTreeMap::new();
         let mut head_keys: BTreeMap<Vec<u8>, Seq> = BTreeMap::new();
@@ -216,6 +246,10 @@ impl IdbStore {
         for k in head_keys.keys() {
             head_reqs.push(heads.get::<JsValue, _, _>(bytes(k)).primitive().map_err(err)?);
         }
+        let feed_req = match feed {
+            Some((after, limit)) => Some(journal_page(&journal, after, limit).map_err(err)?),
+            None => None,
+        };
         for (slot, req) in claim_keys.values_mut().zip(claim_reqs) {
             if let Some(v) = req.await.map_err(err)? {
                 *slot = Some(ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?);
@@ -226,7 +260,12 @@ impl IdbStore {
                 *slot = v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq;
             }
         }
+        let mut changes = match (feed, feed_req) {
+            (Some((after, limit)), Some(req)) => Some(read_journal_page(req.await.map_err(err)?, after, limit, err)?),
+            _ => None,
+        };
         let mut out = Vec::with_capacity(commits.len());
+        let mut appends: Vec<Append> = Vec::new();
         for c in commits {
             let outcome = decide(c, &claim_keys, &head_keys);
             if outcome == CommitOutcome::Committed {
@@ -235,6 +274,7 @@ impl IdbStore {
                     if w.events.is_empty() {
                         continue;
                     }
+                    appends.push(Append { stream: w.stream.clone(), first: w.expected + 1, events: w.events.clone() });
                     let k = w.stream.encode();
                     for (i, e) in w.events.iter().enumerate() {
                         let seq = w.expected + 1 + i as Seq;
@@ -259,8 +299,135 @@ impl IdbStore {
             }
             out.push(outcome);
         }
-        Ok(out)
+        if !appends.is_empty() {
+            // One journal record for the whole transaction, in commit order:
+            // IndexedDB runs readwrite transactions on the journal one at a
+            // time, so its keys follow the order commits took effect.
+            let record = Object::new();
+            Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(&appends)))
+                .map_err(|_| corrupt("journal record"))?;
+            let put = journal.put(JsValue::from(record)).with_key_type::<JsValue>().primitive().map_err(err)?;
+            if let Some(c) = changes.as_mut().filter(|c| !c.more && !c.gap) {
+                // The page reached the journal's end, which this record
+                // extends: the caller learns its own appends too.
+                let pos = feed_pos(&put.await.map_err(err)?)?;
+                if pos <= c.pos {
+                    return Err(corrupt("journal key"));
+                }
+                c.pos = pos;
+                c.appends.extend(appends);
+            }
+        }
+        Ok((out, changes))
     }
+
+    /// A group commit in one readwrite transaction (invalid commits answered
+    /// on their own), optionally reading the change feed in it.
+    async fn group(
+        &self,
+        commits: &[Commit],
+        feed: Option<(FeedPos, u32)>,
+    ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
+        let valid: Vec<&Commit> = commits.iter().filter(|c| c.validate().is_ok()).collect();
+        let tx = self.tx(TransactionMode::Readwrite)?;
+        let (decided, changes) = self.commit_all(&tx, &valid, feed).await?;
+        let mut decided = decided.into_iter();
+        let mut out = Vec::with_capacity(commits.len());
+        let mut any_committed = false;
+        for c in commits {
+            out.push(match c.validate() {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let o = decided.next().ok_or_else(|| corrupt("commit group"))?;
+                    any_committed |= o == CommitOutcome::Committed;
+                    Ok(o)
+                }
+            });
+        }
+        if any_committed {
+            tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
+        }
+        // Otherwise the transaction is dropped unwritten (a rollback).
+        Ok((out, changes))
+    }
+
+    /// The journal's last position (0 when empty), inside `tx`.
+    async fn feed_end(
+        &self,
+        journal: &indexed_db_futures::object_store::ObjectStore<'_>,
+    ) -> Result<FeedPos, StoreError> {
+        let err = |e| self.error(e);
+        let cursor = journal
+            .open_key_cursor()
+            .with_direction(indexed_db_futures::cursor::CursorDirection::Prev)
+            .await
+            .map_err(err)?;
+        let Some(mut cursor) = cursor else { return Ok(0) };
+        match cursor.next_key::<JsValue>().await.map_err(err)? {
+            Some(k) => feed_pos(&k),
+            None => Ok(0),
+        }
+    }
+}
+
+type JournalRequest = indexed_db_futures::future::GetAllPrimitiveRequest<JsValue>;
+
+/// Asks for the journal page after `after`: from `after` itself
+/// (inclusive), because its record must still be there or the feed no
+/// longer reaches back to it, and one more than `limit` to tell whether
+/// more follow.
+fn journal_page(
+    journal: &indexed_db_futures::object_store::ObjectStore<'_>,
+    after: FeedPos,
+    limit: u32,
+) -> indexed_db_futures::Result<JournalRequest> {
+    let range = indexed_db_futures::KeyRange::LowerBound(JsValue::from_f64(after as f64), false);
+    let want = limit.saturating_add(1).saturating_add(u32::from(after > 0));
+    journal.get_all::<JsValue>().with_query::<JsValue, _>(range).with_limit(want).primitive()
+}
+
+/// The changes in a journal page asked for by [`journal_page`].
+fn read_journal_page(
+    records: indexed_db_futures::iter::ArrayMapIter<JsValue>,
+    after: FeedPos,
+    limit: u32,
+    err: impl Fn(indexed_db_futures::error::Error) -> StoreError,
+) -> Result<Changes, StoreError> {
+    let mut records = records.peekable();
+    let mut gap = false;
+    if after > 0 {
+        match records.peek() {
+            Some(Ok(first)) if feed_pos(&Reflect::get(first, &"k".into()).unwrap_or_default())? == after => {
+                records.next();
+            }
+            _ => gap = true,
+        }
+    }
+    let mut out = Changes { pos: after, appends: Vec::new(), more: false, gap };
+    for (taken, r) in records.enumerate() {
+        if taken == limit as usize {
+            out.more = true;
+            break;
+        }
+        let r = r.map_err(&err)?;
+        let pos = feed_pos(&Reflect::get(&r, &"k".into()).unwrap_or_default())?;
+        if pos <= out.pos {
+            return Err(corrupt("journal key"));
+        }
+        out.pos = pos;
+        if Reflect::get(&r, &"h".into()).is_ok_and(|h| h.is_truthy()) {
+            out.gap = true; // history before the horizon is not here
+            continue;
+        }
+        let b = Reflect::get(&r, &"b".into()).ok().and_then(|b| to_vec(&b)).ok_or_else(|| corrupt("journal record"))?;
+        out.appends.extend(Append::decode_all(&b)?);
+    }
+    Ok(out)
+}
+
+/// A journal key: a positive integer.
+fn feed_pos(k: &JsValue) -> Result<FeedPos, StoreError> {
+    k.as_f64().filter(|f| *f >= 1.0 && f.fract() == 0.0).map(|f| f as FeedPos).ok_or_else(|| corrupt("journal key"))
 }
 
 /// The append-expect decision for one commit against the claims and heads
@@ -432,6 +599,33 @@ impl Store for IdbStore {
         Ok(Window { entries, rows, reads: reqs, slices })
     }
 
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        let err = |e| self.error(e);
+        self.check_open()?;
+        let tx = self.db.transaction(JOURNAL).with_mode(TransactionMode::Readonly).build().map_err(err)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
+        if limit == 0 {
+            let pos = self.feed_end(&journal).await?;
+            return Ok(Some(Changes { pos, appends: Vec::new(), more: false, gap: after > pos }));
+        }
+        let records = journal_page(&journal, after, limit).map_err(err)?.await.map_err(err)?;
+        Ok(Some(read_journal_page(records, after, limit, err)?))
+    }
+
+    async fn commit_group_and_changes(
+        &self,
+        commits: &[Commit],
+        after: FeedPos,
+        limit: u32,
+    ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
+        if limit == 0 {
+            // Only the end: nothing to read with the commit.
+            let out = self.commit_group(commits).await?;
+            return Ok((out, self.changes(after, 0).await.ok().flatten()));
+        }
+        self.group(commits, Some((after, limit))).await
+    }
+
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
         if reqs.is_empty() {
             return Ok(Vec::new());
@@ -446,7 +640,7 @@ impl Store for IdbStore {
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         commit.validate()?;
         let tx = self.tx(TransactionMode::Readwrite)?;
-        let outcome = self.commit_all(&tx, &[commit]).await?.pop().unwrap_or(CommitOutcome::Committed);
+        let outcome = self.commit_all(&tx, &[commit], None).await?.0.pop().unwrap_or(CommitOutcome::Committed);
         if outcome == CommitOutcome::Committed {
             tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
         }
@@ -458,25 +652,7 @@ impl Store for IdbStore {
         if commits.is_empty() {
             return Ok(Vec::new());
         }
-        let valid: Vec<&Commit> = commits.iter().filter(|c| c.validate().is_ok()).collect();
-        let tx = self.tx(TransactionMode::Readwrite)?;
-        let mut decided = self.commit_all(&tx, &valid).await?.into_iter();
-        let mut out = Vec::with_capacity(commits.len());
-        let mut any_committed = false;
-        for c in commits {
-            out.push(match c.validate() {
-                Err(e) => Err(e),
-                Ok(()) => {
-                    let o = decided.next().ok_or_else(|| corrupt("commit group"))?;
-                    any_committed |= o == CommitOutcome::Committed;
-                    Ok(o)
-                }
-            });
-        }
-        if any_committed {
-            tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
-        }
-        Ok(out)
+        Ok(self.group(commits, None).await?.0)
     }
 
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {

@@ -24,7 +24,8 @@ const NOW: u64 = 1_797_984_000_000;
 async fn idb_store_conforms_in_a_page() {
     let report = conformance::run(&mut Fresh).await;
     report.assert_ok();
-    assert!(report.passed.len() >= 18, "cases: {:?}", report.passed);
+    assert!(report.passed.len() >= 21, "cases: {:?}", report.passed);
+    assert!(report.skipped.is_empty(), "IndexedDB keeps a change feed: {:?}", report.skipped);
 }
 
 async fn define_tour(store: &IdbStore, capacity: u32) {
@@ -151,7 +152,7 @@ async fn a_version_change_closes_the_connection_with_a_typed_error() {
     let name = unique("versionchange");
     let store = IdbStore::open(&name, Durability::Default).await.unwrap();
     define_tour(&store, 1).await;
-    let newer = within(5000, "the upgrade", raw_open(&name, 2)).await;
+    let newer = within(5000, "the upgrade", raw_open(&name, allot_web::idb::SCHEMA_VERSION + 1)).await;
     let newer: web_sys::IdbDatabase =
         newer.expect("upgrade must not be blocked by allot's connection").unchecked_into();
     let err = Allot::new(&store).book(&seat("ada"), NOW).await.unwrap_err();
@@ -160,6 +161,68 @@ async fn a_version_change_closes_the_connection_with_a_typed_error() {
     // And this build refuses a database from a newer schema, with a type.
     let err = IdbStore::open(&name, Durability::Default).await.unwrap_err();
     assert_eq!(err.code(), "E_VERSION_CHANGE", "{err}");
+}
+
+/// Creates `name` with schema version 1 (before the journal), as an older
+/// allot build did.
+fn raw_create_v1(name: &str) -> Promise {
+    let name = name.to_string();
+    Promise::new(&mut |resolve, reject| {
+        let factory: web_sys::IdbFactory =
+            js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+        let req = factory.open_with_u32(&name, 1).unwrap();
+        let r1 = req.clone();
+        let upgrade = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let db: web_sys::IdbDatabase = r1.result().unwrap().unchecked_into();
+            for s in ["events", "heads", "claims"] {
+                db.create_object_store(s).unwrap();
+            }
+            let units = db.create_object_store("units").unwrap();
+            let p = web_sys::IdbIndexParameters::new();
+            p.set_multi_entry(true);
+            units.create_index_with_str_and_optional_parameters("ikeys", "ikeys", &p).unwrap();
+        });
+        let r2 = req.clone();
+        let ok = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let db: web_sys::IdbDatabase = r2.result().unwrap().unchecked_into();
+            db.close();
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let err = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = reject.call1(&JsValue::NULL, &"open failed".into());
+        });
+        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(err.unchecked_ref()));
+    })
+}
+
+/// A version 1 database (no journal) upgrades in place: the journal starts
+/// with a horizon, so a client reading the feed from the origin is told
+/// that history is missing (and reads streams) instead of trusting an empty
+/// feed; a database created fresh has no horizon.
+#[wasm_bindgen_test]
+async fn a_v1_database_upgrades_with_a_horizon_in_its_journal() {
+    use allot_core::Store;
+    let old = unique("v1");
+    wasm_bindgen_futures::JsFuture::from(raw_create_v1(&old)).await.unwrap();
+    let store = IdbStore::open(&old, Durability::Default).await.unwrap();
+    let from_origin = store.changes(0, 100).await.unwrap().unwrap();
+    assert!(from_origin.gap && from_origin.appends.is_empty(), "{from_origin:?}");
+    // It works as any database, and its feed is whole after the horizon.
+    define_tour(&store, 2).await;
+    let horizon = from_origin.pos;
+    let after = store.changes(horizon, 100).await.unwrap().unwrap();
+    let tour_def = allot_core::StreamId::new(&UnitId::new("tour").unwrap(), allot_core::Part::Def);
+    assert!(!after.gap && after.appends.iter().any(|a| a.stream == tour_def), "the tour's definition: {after:?}");
+    let mut a = Allot::new(&store);
+    assert!(matches!(a.book(&seat("ada"), NOW).await.unwrap(), Outcome::Booked { .. }));
+    assert!(matches!(Allot::new(&store).book(&seat("bob"), NOW).await.unwrap(), Outcome::Booked { .. }));
+    assert!(matches!(a.book(&seat("cy"), NOW).await.unwrap(), Outcome::Full { .. }));
+    store.close();
+    let fresh = IdbStore::open(&unique("v2"), Durability::Default).await.unwrap();
+    let c = fresh.changes(0, 100).await.unwrap().unwrap();
+    assert!(!c.gap && c.pos == 0 && c.appends.is_empty(), "{c:?}");
 }
 
 // ---------------------------------------------------------------- JS API

@@ -13,5 +13,6 @@ wasm_bindgen_test_configure!(run_in_dedicated_worker);
 async fn idb_store_conforms_in_a_worker() {
     let report = conformance::run(&mut common::Fresh).await;
     report.assert_ok();
-    assert!(report.passed.len() >= 18, "cases: {:?}", report.passed);
+    assert!(report.passed.len() >= 21, "cases: {:?}", report.passed);
+    assert!(report.skipped.is_empty(), "skipped: {:?}", report.skipped);
 }
