@@ -50,7 +50,11 @@ def run(cmd, want):
     lines = [l for l in p.stdout.splitlines() if l.startswith(want)]
     if p.returncode != 0 or not lines:
         raise SystemExit(f"failed ({p.returncode}): {shown}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    return parse(lines[-1])[1]
+    out = parse(lines[-1])[1]
+    m = re.search(r"rss_kb=(\d+)", p.stderr)  # /usr/bin/time writes to stderr
+    if m:
+        out["rss_kb"] = float(m.group(1))
+    return out
 
 
 def median(runs, key):
@@ -286,7 +290,7 @@ def main():
                  f"{', '.join('%.3f' % r['wall_secs'] for r in s['runs'])} | {rss / 1024:.0f} MiB | "
                  f"{median(s['runs'], 'conflicts'):.0f} | `{s['cmd']}` |")
     if a.max_rooms < 10_000_000:
-        L.append(f"\n10,000,000 was not run: peak memory grows linearly (see the table) and 10M would exceed this "
+        L.append(f"\n10,000,000 was not run: peak memory grows linearly (about 3 GiB at 1M) and 10M would exceed this "
                  "machine's memory; `scripts/bench.sh --max-rooms 10000000` runs it where it fits.")
     L.append("")
     L.append(f"## wasm (npm package in Node) vs native, in-memory, {w['n']:,} rooms and sessions, one booker\n")
