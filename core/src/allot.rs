@@ -1449,7 +1449,7 @@ impl<S: Store> Allot<S> {
         };
         let capacity = row.spec.kind.capacity();
         let mut views = Vec::with_capacity(streams.len());
-        for chunk in streams.chunks(256) {
+        for chunk in streams.chunks(READ_BATCH_LEN) {
             self.observe(chunk).await?;
             for s in chunk {
                 let r = self.rosters.get(s).cloned().unwrap_or_default();
@@ -1486,7 +1486,7 @@ impl<S: Store> Allot<S> {
             return Err(QueryError::UnknownUnit { unit: id.to_string() });
         }
         let mut items = Vec::new();
-        for chunk in streams.chunks(256) {
+        for chunk in streams.chunks(READ_BATCH_LEN) {
             let reqs: Vec<ReadReq> = chunk.iter().map(|s| ReadReq { stream: s.clone(), after: 0 }).collect();
             let slices = self.store.read_streams(&reqs).await?;
             for (s, slice) in chunk.iter().zip(slices) {

@@ -35,6 +35,9 @@ pub const WINDOW_LEN_MAX: u32 = 1024;
 pub const WINDOW_LEN_DEFAULT: u32 = 32;
 /// Largest page of an index or catalog scan.
 pub const SCAN_LIMIT_MAX: u32 = 10_000;
+/// Ids or streams read per store call when a client walks many of them
+/// (rosters of a unit, verify's second look at claims): bounds one request.
+pub const READ_BATCH_LEN: usize = 256;
 /// Default number of commit attempts before a booking gives up with a
 /// conflict. Each failed attempt means another booker changed what this one
 /// observed, so the bound only matters under pathological contention.

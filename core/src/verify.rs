@@ -298,7 +298,7 @@ pub async fn verify<S: Store>(
         }
     }
     let mut late: BTreeSet<BookingId> = BTreeSet::new();
-    for chunk in unclaimed.chunks(256) {
+    for chunk in unclaimed.chunks(crate::limits::READ_BATCH_LEN) {
         let ids: Vec<BookingId> = chunk.iter().map(|(_, b, ..)| b.clone()).collect();
         let again = store.get_claims(&ids).await?;
         for ((stream, booking, unit, span, qty), claim) in chunk.iter().zip(again) {
