@@ -201,7 +201,7 @@ pub struct Allot<S> {
     pub config: Config,
     pub(crate) stats: Stats,
     schema: Option<Schema>,
-    units: HashMap<UnitId, Arc<UnitRow>>,
+    pub(crate) units: HashMap<UnitId, Arc<UnitRow>>,
     pub(crate) rosters: HashMap<StreamId, Roster>,
     /// Where this client last booked in its last auto-assign range: the next
     /// pass starts there, since what lies before was taken when last seen.
@@ -217,6 +217,80 @@ pub struct Allot<S> {
 
 pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
     StoreError::Corrupt(DecodeError::Malformed { what, reason })
+}
+
+/// Applies one read of the feed (made after `after`) to a client's cache:
+/// a function of the cache's parts rather than a method, so that it can run
+/// inside [`Store::decide_group`] while the store is borrowed.
+pub(crate) fn apply_feed(
+    rosters: &mut HashMap<StreamId, Roster>,
+    units: &mut HashMap<UnitId, Arc<UnitRow>>,
+    feed: &mut Feed,
+    roster_cache_max: usize,
+    after: FeedPos,
+    changes: Changes,
+) -> Result<(), StoreError> {
+    let Feed::At { mut complete, .. } = *feed else { return Ok(()) };
+    if changes.pos < after {
+        return Err(corrupt("change feed", "the feed went backwards"));
+    }
+    for a in changes.appends {
+        let n = a.events.len() as Seq;
+        let Some(last) = a.first.checked_add(n).and_then(|end| end.checked_sub(1)) else {
+            return Err(corrupt("change feed", "an append overflows its stream"));
+        };
+        if a.first == 0 || n == 0 {
+            return Err(corrupt("change feed", "an empty append"));
+        }
+        if a.stream.part == Part::Def {
+            // A unit was replaced or retired: its cached row is stale.
+            if let Some(unit) = a.stream.unit() {
+                units.remove(&unit);
+            }
+            continue;
+        }
+        match rosters.get_mut(&a.stream) {
+            Some(roster) => {
+                let seq = roster.seq();
+                if seq >= last {
+                    continue; // already read (or written) by us
+                }
+                if seq + 1 < a.first {
+                    // A hole: never in a feed that keeps its contract.
+                    // Forget the stream; it is read again when needed.
+                    rosters.remove(&a.stream);
+                    complete = false;
+                    continue;
+                }
+                let mut anomalies = Vec::new();
+                roster.extend(seq + 1, &a.events[(seq + 1 - a.first) as usize..], &mut anomalies);
+                if let Some(x) = anomalies.first() {
+                    return Err(anomaly_error(x));
+                }
+            }
+            None if complete => {
+                if a.first != 1 || rosters.len() >= roster_cache_max {
+                    complete = false;
+                    continue;
+                }
+                let roster = rosters.entry(a.stream).or_default();
+                let mut anomalies = Vec::new();
+                roster.extend(1, &a.events, &mut anomalies);
+                if let Some(x) = anomalies.first() {
+                    return Err(anomaly_error(x));
+                }
+            }
+            None => {} // not cached: read when needed
+        }
+    }
+    *feed = Feed::At { pos: changes.pos, complete };
+    Ok(())
+}
+
+/// The cached rosters of `streams` (empty where not cached).
+pub(crate) fn rosters_in<'a>(rosters: &'a HashMap<StreamId, Roster>, streams: &[StreamId]) -> Vec<&'a Roster> {
+    static EMPTY: Roster = Roster::EMPTY;
+    streams.iter().map(|s| rosters.get(s).unwrap_or(&EMPTY)).collect()
 }
 
 fn anomaly_error(a: &Anomaly) -> StoreError {
@@ -489,61 +563,7 @@ impl<S: Store> Allot<S> {
 
     /// Applies one read of the feed (made after `after`) to the cache.
     pub(crate) fn apply_changes(&mut self, after: FeedPos, changes: Changes) -> Result<(), StoreError> {
-        let Feed::At { mut complete, .. } = self.feed else { return Ok(()) };
-        if changes.pos < after {
-            return Err(corrupt("change feed", "the feed went backwards"));
-        }
-        for a in changes.appends {
-            let n = a.events.len() as Seq;
-            let Some(last) = a.first.checked_add(n).and_then(|end| end.checked_sub(1)) else {
-                return Err(corrupt("change feed", "an append overflows its stream"));
-            };
-            if a.first == 0 || n == 0 {
-                return Err(corrupt("change feed", "an empty append"));
-            }
-            if a.stream.part == Part::Def {
-                // A unit was replaced or retired: its cached row is stale.
-                if let Some(unit) = a.stream.unit() {
-                    self.units.remove(&unit);
-                }
-                continue;
-            }
-            match self.rosters.get_mut(&a.stream) {
-                Some(roster) => {
-                    let seq = roster.seq();
-                    if seq >= last {
-                        continue; // already read (or written) by us
-                    }
-                    if seq + 1 < a.first {
-                        // A hole: never in a feed that keeps its contract.
-                        // Forget the stream; it is read again when needed.
-                        self.rosters.remove(&a.stream);
-                        complete = false;
-                        continue;
-                    }
-                    let mut anomalies = Vec::new();
-                    roster.extend(seq + 1, &a.events[(seq + 1 - a.first) as usize..], &mut anomalies);
-                    if let Some(x) = anomalies.first() {
-                        return Err(anomaly_error(x));
-                    }
-                }
-                None if complete => {
-                    if a.first != 1 || self.rosters.len() >= self.config.roster_cache_max {
-                        complete = false;
-                        continue;
-                    }
-                    let roster = self.rosters.entry(a.stream).or_default();
-                    let mut anomalies = Vec::new();
-                    roster.extend(1, &a.events, &mut anomalies);
-                    if let Some(x) = anomalies.first() {
-                        return Err(anomaly_error(x));
-                    }
-                }
-                None => {} // not cached: read when needed
-            }
-        }
-        self.feed = Feed::At { pos: changes.pos, complete };
-        Ok(())
+        apply_feed(&mut self.rosters, &mut self.units, &mut self.feed, self.config.roster_cache_max, after, changes)
     }
 
     /// Makes room in the roster cache for `more` streams (dropping it all:
@@ -607,8 +627,7 @@ impl<S: Store> Allot<S> {
     }
 
     pub(crate) fn rosters_of(&self, streams: &[StreamId]) -> Vec<&Roster> {
-        static EMPTY: Roster = Roster::EMPTY;
-        streams.iter().map(|s| self.rosters.get(s).unwrap_or(&EMPTY)).collect()
+        rosters_in(&self.rosters, streams)
     }
 
     /// `q`'s byte range on `def`, `limit` at a time (the last one cached).

@@ -20,13 +20,15 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::allot::{Allot, BookAnyReq, Feed, Hint, Pick, check_ask, corrupt, spread_hash};
+use crate::allot::{Allot, BookAnyReq, Feed, Hint, Pick, apply_feed, check_ask, corrupt, rosters_in, spread_hash};
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::UnitRow;
 use crate::limits::*;
 use crate::model::*;
+use crate::roster::Roster;
 use crate::rules::{self, Ask, Decision, Outcome};
 use crate::store::*;
+use hashbrown::HashMap;
 
 /// Requests that can share one walk over the index: same range, span, qty,
 /// hold presence and pick.
@@ -193,100 +195,60 @@ impl<S: Store> Allot<S> {
             // Every cached roster up to date (after the last round's
             // conflicts), where the store keeps a change feed.
             self.catch_up().await?;
-            // Decide: each pending request takes the next candidate that fits
-            // and whose streams no other commit of this round touches.
-            let mut commits: Vec<Commit> = Vec::new();
-            let mut owners: Vec<(usize, usize, Outcome, IndexEntry)> = Vec::new(); // request, group, outcome, entry
-            let mut taken: BTreeSet<StreamId> = BTreeSet::new();
-            for (gi, g) in groups.iter_mut().enumerate() {
-                let mut still = Vec::new();
-                let pending = core::mem::take(&mut g.pending);
-                let mut next_free = 0usize;
-                for i in pending {
-                    let r = &reqs[i];
-                    let ask = Ask {
-                        booking: &r.booking,
-                        span: r.span,
-                        qty: r.qty,
-                        hold: r.hold.as_ref(),
-                        fingerprint: &fingerprints[i],
-                    };
-                    let mut assigned = false;
-                    loop {
-                        if next_free >= g.candidates.len() {
-                            if g.walked() {
-                                break;
-                            }
-                            self.fetch_window(g, reqs[i].pick, &reqs[i].booking).await?;
-                            continue;
-                        }
-                        let (entry, unit, streams) = &g.candidates[next_free];
-                        if streams.iter().any(|s| taken.contains(s)) {
-                            next_free += 1; // in use this round; free again next round
-                            continue;
-                        }
-                        let decision = rules::decide_book(unit, streams, &self.rosters_of(streams), ask, now)?;
-                        match decision {
-                            Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) => {
-                                // Taken for everybody in this group (same span and qty).
-                                if lost.remove(&entry.unit) {
-                                    self.stats.already_booked += 1;
-                                }
-                                g.candidates.remove(next_free);
-                            }
-                            Decision::Done(o) => {
-                                out[i] = Some(Ok(o));
-                                assigned = true;
-                                break;
-                            }
-                            Decision::Claimed => {
-                                out[i] = Some(match self.replay(&r.booking, &fingerprints[i]).await? {
-                                    Some(o) => Ok(o),
-                                    None => {
-                                        Err(BookError::Store(corrupt("claim", "a booking in a stream has no claim")))
-                                    }
-                                });
-                                assigned = true;
-                                break;
-                            }
-                            Decision::Commit { commit, outcome } => {
-                                taken.extend(streams.iter().cloned());
-                                owners.push((i, gi, outcome, entry.clone()));
-                                commits.push(commit);
-                                next_free += 1;
-                                assigned = true;
-                                break;
-                            }
-                        }
-                    }
-                    if !assigned {
-                        if g.walked() && g.candidates.is_empty() {
-                            sold_out.push(i);
-                            out[i] = Some(Ok(Outcome::SoldOut));
-                        } else {
-                            // Every remaining candidate is in use this round.
-                            still.push(i);
-                        }
-                    }
-                }
-                g.pending = still;
+            // Candidates for every pending request, as far as the cache
+            // knows: the decision below cannot read (it runs inside the
+            // store's transaction where the store has one).
+            for g in &mut groups {
+                self.fill(g, reqs, &fingerprints, now, &mut lost).await?;
             }
-            if commits.is_empty() {
-                continue;
-            }
-            self.stats.commits += commits.len() as u64;
-            // Following a change feed: learn what others committed meanwhile
-            // in the same transaction.
             let following = match self.feed {
                 Feed::At { pos, .. } => Some(pos),
                 Feed::Unknown | Feed::Absent => None,
             };
-            let sent = match following {
-                Some(pos) => self.store.commit_group_and_changes(&commits, pos, FEED_PAGE_ENTRIES_MAX).await,
-                None => self.store.commit_group(&commits).await.map(|r| (r, None)),
+            // Decide against the feed read in the commit's own transaction:
+            // each pending request takes the next candidate that fits and
+            // whose streams no other commit of this round touches.
+            let mut owners: Vec<(usize, usize, Outcome, IndexEntry)> = Vec::new(); // request, group, outcome, entry
+            let mut claimed: Vec<usize> = Vec::new();
+            let mut invalid: Option<InputError> = None;
+            let mut page_stale = false;
+            let sent = {
+                let rosters = &mut self.rosters;
+                let units = &mut self.units;
+                let feed = &mut self.feed;
+                let cache_max = self.config.roster_cache_max;
+                let already_booked = &mut self.stats.already_booked;
+                let mut decide = |changes: Option<Changes>| -> Result<Vec<Commit>, StoreError> {
+                    if let (Some(pos), Some(changes)) = (following, changes) {
+                        page_stale = changes.gap || changes.more;
+                        if !changes.gap {
+                            apply_feed(rosters, units, feed, cache_max, pos, changes)?;
+                        }
+                    }
+                    let round = Round { reqs, fingerprints: &fingerprints, now, rosters };
+                    round
+                        .decide(&mut groups, &mut lost, already_booked, out, &mut sold_out, &mut owners, &mut claimed)
+                        .map_err(|e| {
+                            let shown = StoreError::Invalid(e.clone());
+                            invalid = Some(e);
+                            shown
+                        })
+                };
+                self.store.decide_group(following, FEED_PAGE_ENTRIES_MAX, &mut decide).await
             };
-            let (results, changes) = match sent {
-                Ok(r) => r,
+            if let Some(e) = invalid {
+                return Err(e.into());
+            }
+            // A booking already in its candidate's stream: an earlier attempt
+            // of the same request id landed; its claim says what it got.
+            for i in claimed {
+                out[i] = Some(match self.replay(&reqs[i].booking, &fingerprints[i]).await? {
+                    Some(o) => Ok(o),
+                    None => Err(BookError::Store(corrupt("claim", "a booking in a stream has no claim"))),
+                });
+            }
+            let Decided { commits, results, pos } = match sent {
+                Ok(d) => d,
                 Err(e) if e.is_retryable() => {
                     self.feed_fresh = false;
                     // Some may have landed: their claims say so.
@@ -310,13 +272,17 @@ impl<S: Store> Allot<S> {
                             groups[gi].pending.push(i);
                         }
                     }
+                    for g in &mut groups {
+                        g.pending.sort_unstable();
+                    }
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
-            if results.len() != commits.len() {
+            if results.len() != commits.len() || commits.len() != owners.len() {
                 return Err(corrupt("commit group", "the store answered a different number of commits").into());
             }
+            self.stats.commits += commits.len() as u64;
             let mut refresh: Vec<StreamId> = Vec::new();
             let mut fresh_units: Vec<UnitId> = Vec::new();
             for ((commit, result), (i, gi, outcome, entry)) in commits.iter().zip(results).zip(owners) {
@@ -351,16 +317,12 @@ impl<S: Store> Allot<S> {
                     Err(e) => out[i] = Some(Err(e.into())),
                 }
             }
-            // What others committed meanwhile, read in the commit's own
-            // transaction: the next round decides on it without a read.
-            if let (Some(pos), Some(changes)) = (following, changes) {
-                if changes.gap {
-                    self.feed_fresh = false;
-                } else {
-                    let more = changes.more;
-                    self.apply_changes(pos, changes)?;
-                    self.feed_fresh = !more;
-                }
+            match (pos, &mut self.feed) {
+                // Read and written in one transaction, up to the journal's
+                // end: the cache is current as of the group's own entry.
+                (Some(p), Feed::At { pos, .. }) if !page_stale => *pos = p,
+                _ if page_stale => self.feed_fresh = false,
+                _ => {}
             }
             // Re-observe what moved before deciding again.
             if !refresh.is_empty() {
@@ -445,6 +407,27 @@ impl<S: Store> Allot<S> {
         Ok(())
     }
 
+    /// Fetches windows until `g` holds a candidate the cache shows free for
+    /// each of its pending requests, or has walked its range.
+    async fn fill(
+        &mut self,
+        g: &mut Group,
+        reqs: &[BookAnyReq],
+        fingerprints: &[Vec<u8>],
+        now: TimeMs,
+        lost: &mut BTreeSet<UnitId>,
+    ) -> Result<(), BookError> {
+        loop {
+            let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
+            round.drop_taken(g, lost, &mut self.stats.already_booked)?;
+            let Some(&first) = g.pending.first() else { return Ok(()) };
+            if g.candidates.len() >= g.pending.len() || g.walked() {
+                return Ok(());
+            }
+            self.fetch_window(g, reqs[first].pick, &reqs[first].booking).await?;
+        }
+    }
+
     /// Fetches the group's next window and observes its candidates.
     async fn fetch_window(&mut self, g: &mut Group, pick: Pick, first: &BookingId) -> Result<(), StoreError> {
         let Some(cur) = g.segments.front().cloned() else { return Ok(()) };
@@ -508,5 +491,129 @@ impl<S: Store> Allot<S> {
         }
         g.candidates.extend(fresh);
         Ok(())
+    }
+}
+
+/// What one round's decision reads: the requests and the cached rosters
+/// (borrowed apart from the store, see [`Store::decide_group`]).
+struct Round<'a> {
+    reqs: &'a [BookAnyReq],
+    fingerprints: &'a [Vec<u8>],
+    now: TimeMs,
+    rosters: &'a HashMap<StreamId, Roster>,
+}
+
+impl Round<'_> {
+    fn ask(&self, i: usize) -> Ask<'_> {
+        let r = &self.reqs[i];
+        Ask { booking: &r.booking, span: r.span, qty: r.qty, hold: r.hold.as_ref(), fingerprint: &self.fingerprints[i] }
+    }
+
+    /// Drops the candidates of `g` that the cache shows taken for its
+    /// requests (same span and qty: taken for one is taken for all).
+    fn drop_taken(
+        &self,
+        g: &mut Group,
+        lost: &mut BTreeSet<UnitId>,
+        already_booked: &mut u64,
+    ) -> Result<(), InputError> {
+        let Some(&first) = g.pending.first() else { return Ok(()) };
+        let ask = self.ask(first);
+        let mut failed = None;
+        g.candidates.retain(|(entry, unit, streams)| {
+            if failed.is_some() {
+                return true;
+            }
+            match rules::decide_book(unit, streams, &rosters_in(self.rosters, streams), ask, self.now) {
+                Ok(Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. })) => {
+                    if lost.remove(&entry.unit) {
+                        *already_booked += 1;
+                    }
+                    false
+                }
+                Ok(_) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    true
+                }
+            }
+        });
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Decides every pending request of `groups` from the candidates they
+    /// hold: the commits to send (their owners in `owners`), requests
+    /// answered without a commit in `out` (sold out also in `sold_out`),
+    /// requests whose booking is already in a candidate's stream in
+    /// `claimed`. A request left without a candidate stays pending for the
+    /// next round, which fetches more.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        groups: &mut [Group],
+        lost: &mut BTreeSet<UnitId>,
+        already_booked: &mut u64,
+        out: &mut [Slot],
+        sold_out: &mut Vec<usize>,
+        owners: &mut Vec<(usize, usize, Outcome, IndexEntry)>,
+        claimed: &mut Vec<usize>,
+    ) -> Result<Vec<Commit>, InputError> {
+        let mut commits = Vec::new();
+        let mut taken: BTreeSet<StreamId> = BTreeSet::new();
+        for (gi, g) in groups.iter_mut().enumerate() {
+            self.drop_taken(g, lost, already_booked)?;
+            let mut still = Vec::new();
+            let pending = core::mem::take(&mut g.pending);
+            let mut next_free = 0usize;
+            for i in pending {
+                let mut assigned = false;
+                while let Some((entry, unit, streams)) = g.candidates.get(next_free) {
+                    if streams.iter().any(|s| taken.contains(s)) {
+                        next_free += 1; // in use this round; free again next round
+                        continue;
+                    }
+                    match rules::decide_book(unit, streams, &rosters_in(self.rosters, streams), self.ask(i), self.now)?
+                    {
+                        Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) => {
+                            // Taken for everybody in this group (same span and qty).
+                            if lost.remove(&entry.unit) {
+                                *already_booked += 1;
+                            }
+                            g.candidates.remove(next_free);
+                        }
+                        Decision::Done(o) => {
+                            out[i] = Some(Ok(o));
+                            assigned = true;
+                            break;
+                        }
+                        Decision::Claimed => {
+                            claimed.push(i);
+                            assigned = true;
+                            break;
+                        }
+                        Decision::Commit { commit, outcome } => {
+                            taken.extend(streams.iter().cloned());
+                            owners.push((i, gi, outcome, entry.clone()));
+                            commits.push(commit);
+                            next_free += 1;
+                            assigned = true;
+                            break;
+                        }
+                    }
+                }
+                if !assigned {
+                    if g.walked() && g.candidates.is_empty() {
+                        sold_out.push(i);
+                        out[i] = Some(Ok(Outcome::SoldOut));
+                    } else {
+                        // Every remaining candidate is in use this round, or
+                        // the walk goes on next round.
+                        still.push(i);
+                    }
+                }
+            }
+            g.pending = still;
+        }
+        Ok(commits)
     }
 }

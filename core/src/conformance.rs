@@ -162,6 +162,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         feed_reports_appends_in_commit_order,
         feed_pages_and_end,
         commit_group_and_changes_agree,
+        decide_group_checks_what_it_decides,
         last_seat_race,
         booking_lifecycle_and_verify,
     );
@@ -766,6 +767,88 @@ async fn commit_group_and_changes_agree<S: Store>(s: &S) -> CaseResult {
         ensure!(c.more && c.appends == all[..1], "one entry, and more: {c:?}");
     }
     ensure!(head(s, &a).await? == 2 && head(s, &b).await? == 1, "heads after the groups");
+    Ok(())
+}
+
+/// `decide_group` in one call: the decision gets the feed (when there is
+/// one) and every commit it returns is checked like any other, whether or
+/// not it was decided inside the store's transaction. Each stale shape is
+/// tried alone beside a good commit, so that a store with a fast path that
+/// writes before it reads must refuse it and still answer both.
+async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
+    let (a, b) = (main_stream("a"), main_stream("b"));
+    let mut first = write(a.clone(), 0, vec![booked("me", "k", 1)]);
+    first.claims.push(claim("me", "k", "a"));
+    st(s.commit(&first).await, "commit")?;
+    let start = st(s.changes(0, 0).await, "changes")?;
+    // Nothing to decide: nothing written.
+    let d = st(s.decide_group(start.as_ref().map(|c| c.pos), 100, &mut |_| Ok(Vec::new())).await, "decide")?;
+    ensure!(d.commits.is_empty() && d.results.is_empty(), "an empty decision: {d:?}");
+    // A good append to a new stream beside each stale shape.
+    let mut dup = write(main_stream("d"), 0, vec![booked("me", "k", 2)]);
+    dup.claims.push(claim("me", "k", "d"));
+    let stale: [(Commit, CommitOutcome); 5] = [
+        (
+            write(a.clone(), 0, vec![booked("x", "1", 3)]),
+            CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 },
+        ),
+        (
+            write(a.clone(), 5, vec![booked("x", "2", 3)]),
+            CommitOutcome::Conflict { stream: a.clone(), expected: 5, actual: 1 },
+        ),
+        (write(a.clone(), 0, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 }),
+        (write(a.clone(), 2, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 2, actual: 1 }),
+        (dup, CommitOutcome::Duplicate { booking: bid("me", "k"), existing: claim("me", "k", "a").record }),
+    ];
+    for (n, (bad, want)) in stale.into_iter().enumerate() {
+        let good_stream = main_stream(&alloc::format!("g{n}"));
+        let good = write(good_stream.clone(), 0, vec![booked("g", &alloc::format!("{n}"), 4)]);
+        let mut seen = None;
+        let d = st(
+            s.decide_group(None, 100, &mut |changes| {
+                seen = Some(changes.is_some());
+                Ok(alloc::vec![good.clone(), bad.clone()])
+            })
+            .await,
+            "decide",
+        )?;
+        ensure!(seen == Some(false), "decide was not called once without a feed: {seen:?}");
+        ensure!(d.commits == [good.clone(), bad.clone()], "the commits decided: {:?}", d.commits);
+        ensure!(d.results == [Ok(CommitOutcome::Committed), Ok(want.clone())], "case {n}: {:?}", d.results);
+        ensure!(head(s, &good_stream).await? == 1 && head(s, &a).await? == 1, "case {n}: heads after it");
+    }
+    ensure!(head(s, &main_stream("d")).await? == 0, "a duplicate wrote its stream");
+    // Good commits on streams with history, a guard and a claim: all pass.
+    let mut ok = write(a.clone(), 1, vec![booked("y", "1", 5)]);
+    ok.writes.push(StreamWrite { stream: main_stream("g0"), expected: 1, events: Vec::new() });
+    ok.claims.push(claim("y", "1", "a"));
+    let next = write(a.clone(), 2, vec![booked("y", "2", 6)]);
+    let mut got = None;
+    let d = st(
+        s.decide_group(start.as_ref().map(|c| c.pos), 100, &mut |changes| {
+            got = Some(changes);
+            Ok(alloc::vec![ok.clone(), next.clone()])
+        })
+        .await,
+        "decide",
+    )?;
+    ensure!(d.results == [Ok(CommitOutcome::Committed), Ok(CommitOutcome::Committed)], "good ones: {:?}", d.results);
+    ensure!(head(s, &a).await? == 3 && head(s, &b).await? == 0, "heads after the good group");
+    let claims = st(s.get_claims(&[bid("y", "1")]).await, "get_claims")?;
+    ensure!(claims == [Some(claim("y", "1", "a").record)], "the group's claim: {claims:?}");
+    if let Some(start) = start {
+        // The decision saw the stale rounds' good commits in its feed.
+        let Some(Some(changes)) = got else { return Err(alloc::format!("no feed for the decision: {got:?}")) };
+        ensure!(!changes.gap && changes.appends.len() == 5, "the feed the decision saw: {changes:?}");
+        let (end, _) = feed_all(s, start.pos, 100).await?;
+        if let Some(pos) = d.pos {
+            ensure!(pos == end, "decide_group says current at {pos}, the feed ends at {end}");
+        }
+    }
+    // An error from the decision is returned and nothing is written.
+    let r = s.decide_group(None, 100, &mut |_| Err(StoreError::Unavailable("the decision failed".into()))).await;
+    ensure!(matches!(r, Err(StoreError::Unavailable(_))), "a failed decision: {r:?}");
+    ensure!(head(s, &a).await? == 3, "a failed decision wrote");
     Ok(())
 }
 

@@ -280,6 +280,25 @@ pub struct Changes {
 /// The stream reads a caller wants for one candidate unit.
 pub type WindowReads<'a> = dyn Fn(&UnitRow) -> Vec<ReadReq> + 'a;
 
+/// The decision of [`Store::decide_group`]: given the change feed read in
+/// the transaction (`None`: not read), the commits to apply.
+pub type DecideGroup<'a> = dyn FnMut(Option<Changes>) -> Result<Vec<Commit>, StoreError> + 'a;
+
+/// What [`Store::decide_group`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decided {
+    /// The commits the decision returned, in order.
+    pub commits: Vec<Commit>,
+    /// Their results, as [`Store::commit_group`] gives them.
+    pub results: Vec<Result<CommitOutcome, InputError>>,
+    /// The feed position right after this group, when the decision saw the
+    /// feed up to the group's own transaction (read and write in one
+    /// transaction, the read reaching the journal's end): a client that
+    /// applied the changes and its own commits is then current as of it.
+    /// `None` otherwise (others may have committed in between).
+    pub pos: Option<FeedPos>,
+}
+
 /// The storage contract. See the module documentation.
 #[allow(async_fn_in_trait)]
 pub trait Store {
@@ -349,6 +368,30 @@ pub trait Store {
         Ok((out, changes))
     }
 
+    /// A group commit decided inside the store's transaction: reads the
+    /// change feed after `after` (at most `limit` entries; `None`: no read),
+    /// hands it to `decide`, and commits the group `decide` returns. A store
+    /// with transactions does all three in one, so nothing commits between
+    /// the read and the write and a decision on a feed read up to its end
+    /// cannot conflict: under contention that turns rounds of conflicts
+    /// into one transaction. The default does them one after another, which
+    /// is as safe (append-expect checks every commit) but may conflict. An
+    /// error from `decide` is returned and nothing is written.
+    async fn decide_group(
+        &self,
+        after: Option<FeedPos>,
+        limit: u32,
+        decide: &mut DecideGroup<'_>,
+    ) -> Result<Decided, StoreError> {
+        let changes = match after {
+            Some(after) => self.changes(after, limit).await?,
+            None => None,
+        };
+        let commits = decide(changes)?;
+        let results = if commits.is_empty() { Vec::new() } else { self.commit_group(&commits).await? };
+        Ok(Decided { commits, results, pos: None })
+    }
+
     /// Claims by booking id, one per id, in order.
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError>;
 
@@ -396,6 +439,14 @@ macro_rules! forward_store {
             }
             async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
                 (**self).read_window(range, reads).await
+            }
+            async fn decide_group(
+                &self,
+                after: Option<FeedPos>,
+                limit: u32,
+                decide: &mut DecideGroup<'_>,
+            ) -> Result<Decided, StoreError> {
+                (**self).decide_group(after, limit, decide).await
             }
             async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
                 (**self).get_units(ids).await

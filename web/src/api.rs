@@ -11,7 +11,10 @@ use allot_core::error::{Error, InputError, StoreError};
 use allot_core::event::{ClaimRecord, UnitRow};
 use allot_core::limits::*;
 use allot_core::model::*;
-use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, StreamSlice};
+use allot_core::store::{
+    Changes, Commit, CommitOutcome, DecideGroup, Decided, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice, Window,
+    WindowReads,
+};
 use allot_core::{ActReq, Allot, BookAnyReq, BookReq, Config, MemStore, Stats, Store, VerifyOptions};
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
@@ -67,6 +70,31 @@ impl Store for Backend {
     }
     async fn scan_claims(&self, r: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
         dispatch!(self, scan_claims(r))
+    }
+    // The optional parts of the contract too: without them a client of the
+    // IndexedDB backend would get the defaults (no change feed, three reads
+    // per window, decisions outside the commit's transaction).
+    async fn read_window(&self, r: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
+        dispatch!(self, read_window(r, reads))
+    }
+    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        dispatch!(self, changes(after, limit))
+    }
+    async fn commit_group_and_changes(
+        &self,
+        cs: &[Commit],
+        after: FeedPos,
+        limit: u32,
+    ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
+        dispatch!(self, commit_group_and_changes(cs, after, limit))
+    }
+    async fn decide_group(
+        &self,
+        after: Option<FeedPos>,
+        limit: u32,
+        decide: &mut DecideGroup<'_>,
+    ) -> Result<Decided, StoreError> {
+        dispatch!(self, decide_group(after, limit, decide))
     }
 }
 

@@ -30,11 +30,15 @@ use allot_core::error::{InputError, StoreError};
 use allot_core::event::{Append, ClaimRecord, Event, UnitRow};
 use allot_core::key;
 use allot_core::model::{BookingId, Seq, StreamId, UnitId};
-use allot_core::store::{Changes, Commit, CommitOutcome, FeedPos, IndexEntry, KeyRange, ReadReq, Store, StreamSlice};
+use allot_core::store::{
+    Changes, Commit, CommitOutcome, DecideGroup, Decided, FeedPos, IndexEntry, KeyRange, ReadReq, Store, StreamSlice,
+};
 use indexed_db_futures::database::Database;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The schema version this build creates and reads.
@@ -93,6 +97,15 @@ fn to_vec(v: &JsValue) -> Option<Vec<u8>> {
         return Some(Uint8Array::new(b).to_vec());
     }
     None
+}
+
+/// A unit row as stored: its bytes and its index keys (for the multiEntry index).
+fn unit_value(row: &UnitRow) -> Result<JsValue, StoreError> {
+    let value = Object::new();
+    let ikeys: Array = row.index_keys.iter().map(|k| bytes(k)).collect();
+    Reflect::set(&value, &"row".into(), &bytes(&row.encode())).map_err(|_| corrupt("unit row"))?;
+    Reflect::set(&value, &IKEYS.into(), &ikeys).map_err(|_| corrupt("unit row"))?;
+    Ok(value.into())
 }
 
 fn corrupt(what: &'static str) -> StoreError {
@@ -220,7 +233,7 @@ impl IdbStore {
         tx: &Transaction<'_>,
         commits: &[&Commit],
         feed: Option<(FeedPos, u32)>,
-    ) -> Result<(Vec<CommitOutcome>, Option<Changes>), StoreError> {
+    ) -> Result<(Vec<CommitOutcome>, Option<Changes>, Option<FeedPos>), StoreError> {
         let err = |e| self.error(e);
         let events = tx.object_store(EVENTS).map_err(err)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
@@ -290,15 +303,12 @@ impl IdbStore {
                     claim_keys.insert(k, Some(cl.record.clone()));
                 }
                 for row in &c.units {
-                    let value = Object::new();
-                    let ikeys: Array = row.index_keys.iter().map(|k| bytes(k)).collect();
-                    Reflect::set(&value, &"row".into(), &bytes(&row.encode())).map_err(|_| corrupt("unit row"))?;
-                    Reflect::set(&value, &IKEYS.into(), &ikeys).map_err(|_| corrupt("unit row"))?;
-                    units.put(JsValue::from(value)).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
+                    units.put(unit_value(row)?).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
                 }
             }
             out.push(outcome);
         }
+        let mut own = None;
         if !appends.is_empty() {
             // One journal record for the whole transaction, in commit order:
             // IndexedDB runs readwrite transactions on the journal one at a
@@ -307,10 +317,11 @@ impl IdbStore {
             Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(&appends)))
                 .map_err(|_| corrupt("journal record"))?;
             let put = journal.put(JsValue::from(record)).with_key_type::<JsValue>().primitive().map_err(err)?;
+            let pos = feed_pos(&put.await.map_err(err)?)?;
+            own = Some(pos);
             if let Some(c) = changes.as_mut().filter(|c| !c.more && !c.gap) {
                 // The page reached the journal's end, which this record
                 // extends: the caller learns its own appends too.
-                let pos = feed_pos(&put.await.map_err(err)?)?;
                 if pos <= c.pos {
                     return Err(corrupt("journal key"));
                 }
@@ -318,7 +329,7 @@ impl IdbStore {
                 c.appends.extend(appends);
             }
         }
-        Ok((out, changes))
+        Ok((out, changes, own))
     }
 
     /// A group commit in one readwrite transaction (invalid commits answered
@@ -328,9 +339,22 @@ impl IdbStore {
         commits: &[Commit],
         feed: Option<(FeedPos, u32)>,
     ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
-        let valid: Vec<&Commit> = commits.iter().filter(|c| c.validate().is_ok()).collect();
         let tx = self.tx(TransactionMode::Readwrite)?;
-        let (decided, changes) = self.commit_all(&tx, &valid, feed).await?;
+        let (out, changes, _) = self.group_in(tx, commits, feed).await?;
+        Ok((out, changes))
+    }
+
+    /// [`IdbStore::group`] in an open readwrite transaction, which it
+    /// commits (or drops unwritten when nothing committed); also the
+    /// journal position of the group's own record, if it wrote one.
+    async fn group_in(
+        &self,
+        tx: Transaction<'_>,
+        commits: &[Commit],
+        feed: Option<(FeedPos, u32)>,
+    ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>, Option<FeedPos>), StoreError> {
+        let valid: Vec<&Commit> = commits.iter().filter(|c| c.validate().is_ok()).collect();
+        let (decided, changes, own) = self.commit_all(&tx, &valid, feed).await?;
         let mut decided = decided.into_iter();
         let mut out = Vec::with_capacity(commits.len());
         let mut any_committed = false;
@@ -348,7 +372,154 @@ impl IdbStore {
             tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
         }
         // Otherwise the transaction is dropped unwritten (a rollback).
-        Ok((out, changes))
+        Ok((out, changes, own))
+    }
+
+    /// The fast path of a group decided inside its transaction: writes sent
+    /// with no read before them, and checks that can only confirm or abort.
+    /// A claim is `add`ed (IndexedDB refuses a key that exists); an append
+    /// to an empty stream `add`s its first event (refused if the stream is
+    /// not empty); any other write counts the stream's events from its
+    /// expected seq on (exactly one: the head is the expected seq). Requests
+    /// run in the order sent, so a commit's checks see the group's earlier
+    /// writes. Every commit committed: `Some` (with the position of the
+    /// group's journal record); any refusal or failed check: the whole
+    /// transaction is aborted, nothing is written, `None`.
+    async fn commit_fast(
+        &self,
+        tx: Transaction<'_>,
+        commits: &[Commit],
+    ) -> Result<Option<Option<FeedPos>>, StoreError> {
+        let err = |e| self.error(e);
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let heads = tx.object_store(HEADS).map_err(err)?;
+        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let units = tx.object_store(UNITS).map_err(err)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
+        // A refused `add` fails its request: this handler keeps the failure
+        // from aborting the transaction on its own (and from reaching the
+        // transaction's handlers), and remembers it; the transaction is
+        // then dropped, which aborts it, once every request has finished.
+        let refused = Rc::new(Cell::new(false));
+        let on_refused = Closure::<dyn FnMut(web_sys::Event)>::new({
+            let refused = refused.clone();
+            move |e: web_sys::Event| {
+                e.prevent_default();
+                e.stop_propagation();
+                refused.set(true);
+            }
+        });
+        let refusable = |req: &web_sys::IdbRequest| req.set_onerror(Some(on_refused.as_ref().unchecked_ref()));
+        let mut checks = Vec::new();
+        let mut appends: Vec<Append> = Vec::new();
+        for c in commits {
+            for w in &c.writes {
+                let k = w.stream.encode();
+                if w.expected > 0 || w.events.is_empty() {
+                    let from = event_key(&k, w.expected.max(1));
+                    let range = indexed_db_futures::KeyRange::Bound(
+                        bytes(&from),
+                        false,
+                        bytes(&event_key(&k, Seq::MAX)),
+                        false,
+                    );
+                    let want = u32::from(w.expected > 0);
+                    checks.push((events.count().with_query::<JsValue, _>(range).primitive().map_err(err)?, want));
+                }
+                for (i, e) in w.events.iter().enumerate() {
+                    let seq = w.expected + 1 + i as Seq;
+                    let value = bytes(&e.encode());
+                    let key = bytes(&event_key(&k, seq));
+                    if seq == 1 {
+                        refusable(events.add(value).with_key(key).primitive().map_err(err)?.as_sys());
+                    } else {
+                        events.put(value).with_key(key).primitive().map_err(err)?;
+                    }
+                }
+                if !w.events.is_empty() {
+                    let head = w.expected + w.events.len() as Seq;
+                    heads.put(JsValue::from_f64(head as f64)).with_key(bytes(&k)).primitive().map_err(err)?;
+                    appends.push(Append { stream: w.stream.clone(), first: w.expected + 1, events: w.events.clone() });
+                }
+            }
+            for cl in &c.claims {
+                let add = claims.add(bytes(&cl.record.encode())).with_key(bytes(&cl.booking.encode()));
+                refusable(add.primitive().map_err(err)?.as_sys());
+            }
+            for row in &c.units {
+                units.put(unit_value(row)?).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
+            }
+        }
+        // The last request: requests finish in the order sent, so once it
+        // has, every check and every refusal is known.
+        let last = if appends.is_empty() {
+            journal.count().primitive().map_err(err)?.await.map(|_| None)
+        } else {
+            let record = Object::new();
+            Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(&appends)))
+                .map_err(|_| corrupt("journal record"))?;
+            let put = journal.put(JsValue::from(record)).with_key_type::<JsValue>().primitive().map_err(err)?;
+            put.await.map(Some)
+        };
+        let own = match last.map_err(err)? {
+            Some(k) => Some(feed_pos(&k)?),
+            None => None,
+        };
+        let mut passed = !refused.get();
+        for (count, want) in checks {
+            passed &= count.await.map_err(err)? == want;
+        }
+        if !passed {
+            // Moved on, or a key exists: dropping the transaction aborts it.
+            return Ok(None);
+        }
+        tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
+        Ok(Some(own))
+    }
+
+    /// [`Store::decide_group`] in one readwrite transaction: the journal
+    /// page, the decision, the checks and the writes. IndexedDB runs
+    /// readwrite transactions over the same stores one at a time, so the
+    /// decision sees every commit before its own and none lands in between.
+    async fn decide_in_tx(
+        &self,
+        after: Option<FeedPos>,
+        limit: u32,
+        decide: &mut DecideGroup<'_>,
+    ) -> Result<Decided, StoreError> {
+        let err = |e| self.error(e);
+        let tx = self.tx(TransactionMode::Readwrite)?;
+        let changes = match after {
+            Some(after) => {
+                let journal = tx.object_store(JOURNAL).map_err(err)?;
+                let page = journal_page(&journal, after, limit).map_err(err)?;
+                Some(read_journal_page(page.await.map_err(err)?, after, limit, err)?)
+            }
+            None => None,
+        };
+        let at_end = changes.as_ref().filter(|c| !c.more && !c.gap).map(|c| c.pos);
+        // Synchronous: the transaction stays active (no await in between).
+        let commits = decide(changes)?;
+        if commits.is_empty() {
+            return Ok(Decided { commits, results: Vec::new(), pos: at_end });
+        }
+        if commits.iter().all(|c| c.validate().is_ok()) {
+            // A decision on the journal read in this very transaction
+            // expects every commit to pass: write without reading first.
+            if let Some(own) = self.commit_fast(tx, &commits).await? {
+                let results = commits.iter().map(|_| Ok(CommitOutcome::Committed)).collect();
+                return Ok(Decided { commits, results, pos: at_end.map(|end| own.unwrap_or(end)) });
+            }
+            // Refused, nothing written: the checked path, in a new
+            // transaction (others may commit in between: no position).
+            let tx = self.tx(TransactionMode::Readwrite)?;
+            let (results, _, _) = self.group_in(tx, &commits, None).await?;
+            return Ok(Decided { commits, results, pos: None });
+        }
+        let (results, _, own) = self.group_in(tx, &commits, None).await?;
+        // Up to the journal's end, then this group's own record (if any).
+        let pos = at_end.map(|end| own.unwrap_or(end));
+        Ok(Decided { commits, results, pos })
     }
 
     /// The journal's last position (0 when empty), inside `tx`.
@@ -624,6 +795,15 @@ impl Store for IdbStore {
             return Ok((out, self.changes(after, 0).await.ok().flatten()));
         }
         self.group(commits, Some((after, limit))).await
+    }
+
+    async fn decide_group(
+        &self,
+        after: Option<FeedPos>,
+        limit: u32,
+        decide: &mut DecideGroup<'_>,
+    ) -> Result<Decided, StoreError> {
+        self.decide_in_tx(after, limit, decide).await
     }
 
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
