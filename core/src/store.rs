@@ -72,6 +72,13 @@
 //! A store without a feed answers `None` (the default) and clients read
 //! streams one by one, as they must anyway for streams they never cached.
 //!
+//! **Decided groups** ([`Store::decide_group`], optional). A store with
+//! transactions may read the feed, run the client's (synchronous) decision
+//! and commit what it decided in one transaction. Nothing then commits
+//! between the decision's read and its write, so a decision on a feed read to
+//! its end cannot conflict. The commits are still checked like any other:
+//! the decision is the client's, the check is the store's.
+//!
 //! Methods are `async` so that stores can be asynchronous (IndexedDB in a
 //! browser, a server database); the futures are not required to be `Send`.
 //! An in-memory store can return ready futures. Errors say whether anything

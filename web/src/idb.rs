@@ -16,7 +16,11 @@
 //! the claims and heads it depends on, and writes only if every claim is
 //! absent and every head is the expected one; what it appended goes to the
 //! journal as one record, the change feed ([`Store::changes`]) that lets a
-//! client refresh every cached stream with one request. IndexedDB serialises readwrite
+//! client refresh every cached stream with one request. A decided group
+//! ([`Store::decide_group`]) reads the journal, runs the caller's decision
+//! and writes in one transaction; expecting every commit to pass, it writes
+//! without reading first and aborts (nothing written) on any refusal, then
+//! takes the checked path. IndexedDB serialises readwrite
 //! transactions on overlapping stores across every connection (tabs, workers),
 //! so the check and the write are atomic with respect to every other writer;
 //! no lock or leader in JavaScript is involved.
