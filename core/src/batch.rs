@@ -546,7 +546,9 @@ impl Round<'_> {
     /// answered without a commit in `out` (sold out also in `sold_out`),
     /// requests whose booking is already in a candidate's stream in
     /// `claimed`. A request left without a candidate stays pending for the
-    /// next round, which fetches more.
+    /// next round, which fetches more. Candidates found taken on the way
+    /// are dropped here (no separate pass: this runs inside the store's
+    /// transaction).
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
@@ -561,7 +563,6 @@ impl Round<'_> {
         let mut commits = Vec::new();
         let mut taken: BTreeSet<StreamId> = BTreeSet::new();
         for (gi, g) in groups.iter_mut().enumerate() {
-            self.drop_taken(g, lost, already_booked)?;
             let mut still = Vec::new();
             let pending = core::mem::take(&mut g.pending);
             let mut next_free = 0usize;

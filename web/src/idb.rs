@@ -103,6 +103,13 @@ fn to_vec(v: &JsValue) -> Option<Vec<u8>> {
     None
 }
 
+/// A journal record: the appends of one transaction, in commit order.
+fn journal_record(appends: &[Append]) -> Result<JsValue, StoreError> {
+    let record = Object::new();
+    Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(appends))).map_err(|_| corrupt("journal record"))?;
+    Ok(record.into())
+}
+
 /// A unit row as stored: its bytes and its index keys (for the multiEntry index).
 fn unit_value(row: &UnitRow) -> Result<JsValue, StoreError> {
     let value = Object::new();
@@ -317,10 +324,7 @@ impl IdbStore {
             // One journal record for the whole transaction, in commit order:
             // IndexedDB runs readwrite transactions on the journal one at a
             // time, so its keys follow the order commits took effect.
-            let record = Object::new();
-            Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(&appends)))
-                .map_err(|_| corrupt("journal record"))?;
-            let put = journal.put(JsValue::from(record)).with_key_type::<JsValue>().primitive().map_err(err)?;
+            let put = journal.put(journal_record(&appends)?).with_key_type::<JsValue>().primitive().map_err(err)?;
             let pos = feed_pos(&put.await.map_err(err)?)?;
             own = Some(pos);
             if let Some(c) = changes.as_mut().filter(|c| !c.more && !c.gap) {
@@ -459,10 +463,7 @@ impl IdbStore {
         let last = if appends.is_empty() {
             journal.count().primitive().map_err(err)?.await.map(|_| None)
         } else {
-            let record = Object::new();
-            Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(&appends)))
-                .map_err(|_| corrupt("journal record"))?;
-            let put = journal.put(JsValue::from(record)).with_key_type::<JsValue>().primitive().map_err(err)?;
+            let put = journal.put(journal_record(&appends)?).with_key_type::<JsValue>().primitive().map_err(err)?;
             put.await.map(Some)
         };
         let own = match last.map_err(err)? {
