@@ -8,6 +8,8 @@
 //! measured before they are copied into wasm memory, so a huge string costs
 //! nothing but its error.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Bound;
 
 use allot_core::error::InputError;
@@ -16,7 +18,7 @@ use allot_core::limits::*;
 use allot_core::model::*;
 use allot_core::rules::{HoldReq, Outcome};
 use allot_core::{Event, Pick};
-use js_sys::{Array, BigInt, JsString, Object, Reflect, Uint8Array};
+use js_sys::{Array, BigInt, JsString, Object, Reflect, Set, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// An error before any core call: the JS value has the wrong shape.
@@ -40,22 +42,66 @@ fn shape<T>(msg: impl Into<String>) -> Res<T> {
     Err(JsInputError::Shape(msg.into()))
 }
 
+thread_local! {
+    /// JS strings of the field names, by the address and length of their
+    /// `&'static str`: turning a Rust string into a JS one costs a
+    /// TextDecoder call, and each request reads (and each outcome writes)
+    /// about a dozen fields. Field names are a fixed set, so this stays small.
+    static KEYS: RefCell<HashMap<(usize, usize), JsValue>> = RefCell::new(HashMap::new());
+    /// The allowed field names of each request shape, as JS `Set`s (keyed by
+    /// the address and length of the `&'static` list): checking a field
+    /// name is then one `has` call instead of copying the name into wasm.
+    static ALLOWED: RefCell<HashMap<(usize, usize), Set>> = RefCell::new(HashMap::new());
+}
+
+/// The JS string for a field name (converted once per thread).
+pub fn key(k: &'static str) -> JsValue {
+    let id = (k.as_ptr() as usize, k.len());
+    // The borrow ends before any call into JS (a JS getter could call back in).
+    if let Some(v) = KEYS.with(|m| m.borrow().get(&id).cloned()) {
+        return v;
+    }
+    let v = JsValue::from_str(k);
+    KEYS.with(|m| m.borrow_mut().insert(id, v.clone()));
+    v
+}
+
+fn allowed_set(allowed: &'static [&'static str]) -> Set {
+    let id = (allowed.as_ptr() as usize, allowed.len());
+    if let Some(s) = ALLOWED.with(|m| m.borrow().get(&id).cloned()) {
+        return s;
+    }
+    let s = Set::new(&JsValue::UNDEFINED);
+    for &k in allowed {
+        s.add(&key(k));
+    }
+    ALLOWED.with(|m| m.borrow_mut().insert(id, s.clone()));
+    s
+}
+
 /// A request object: a plain object whose keys are all in `allowed`.
-pub fn object(v: &JsValue, what: &str, allowed: &[&str]) -> Res<Object> {
+pub fn object(v: &JsValue, what: &str, allowed: &'static [&'static str]) -> Res<Object> {
     if !v.is_object() || v.is_null() || Array::is_array(v) || v.is_function() {
         return shape(format!("{what} must be an object"));
     }
     let o: Object = v.clone().unchecked_into();
+    let set = allowed_set(allowed);
     for k in Object::keys(&o).iter() {
-        let k = k.as_string().unwrap_or_default();
-        if !allowed.contains(&k.as_str()) {
+        if !set.has(&k) {
+            let k = k.as_string().unwrap_or_default();
             return shape(format!("{what} has an unknown field `{k}` (allowed: {})", allowed.join(", ")));
         }
     }
     Ok(o)
 }
 
-pub fn field(o: &Object, k: &str) -> JsValue {
+/// Field `k` of `o` (a fixed field name; see [`field_named`] for others).
+pub fn field(o: &Object, k: &'static str) -> JsValue {
+    Reflect::get(o, &key(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Field `k` of `o`, for names that come from the caller (attributes).
+fn field_named(o: &Object, k: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
 }
 
@@ -74,7 +120,7 @@ pub fn string(v: &JsValue, what: &'static str, max_bytes: usize) -> Res<String> 
     Ok(String::from(js))
 }
 
-pub fn req_string(o: &Object, k: &str, what: &'static str, max_bytes: usize) -> Res<String> {
+pub fn req_string(o: &Object, k: &'static str, what: &'static str, max_bytes: usize) -> Res<String> {
     let v = field(o, k);
     if !present(&v) {
         return shape(format!("`{k}` is required ({what})"));
@@ -82,7 +128,7 @@ pub fn req_string(o: &Object, k: &str, what: &'static str, max_bytes: usize) -> 
     string(&v, what, max_bytes)
 }
 
-pub fn id<T>(o: &Object, k: &str, what: &'static str, make: fn(&str) -> Result<T, InputError>) -> Res<T> {
+pub fn id<T>(o: &Object, k: &'static str, what: &'static str, make: fn(&str) -> Result<T, InputError>) -> Res<T> {
     let v = field(o, k);
     if !present(&v) {
         return shape(format!("`{k}` is required ({what})"));
@@ -269,7 +315,7 @@ fn attrs(v: &JsValue) -> Res<Attrs> {
     let mut out = Vec::with_capacity(keys.length() as usize);
     for k in keys.iter() {
         let name = string(&k, "attribute name", NAME_LEN_MAX_BYTES)?;
-        let value = attr_value(&field(&o, &name), "attribute value")?;
+        let value = attr_value(&field_named(&o, &name), "attribute value")?;
         out.push((name, value));
     }
     Ok(Attrs::new(out)?)
@@ -364,7 +410,7 @@ fn bound_values(v: &JsValue) -> Res<Vec<KeyValue>> {
 /// hiInclusive?, reverse? }`; `[lo, hi)` by default.
 pub fn index_query(o: &Object) -> Res<allot_core::IndexQuery> {
     let index = req_string(o, "index", "index name", NAME_LEN_MAX_BYTES)?;
-    let flag = |k: &str| -> Res<bool> {
+    let flag = |k: &'static str| -> Res<bool> {
         let v = field(o, k);
         if !present(&v) {
             return Ok(false);
@@ -436,8 +482,8 @@ impl Obj {
     pub fn new() -> Self {
         Self(Object::new())
     }
-    pub fn set(self, k: &str, v: impl Into<JsValue>) -> Self {
-        let _ = Reflect::set(&self.0, &JsValue::from_str(k), &v.into());
+    pub fn set(self, k: &'static str, v: impl Into<JsValue>) -> Self {
+        let _ = Reflect::set(&self.0, &key(k), &v.into());
         self
     }
     pub fn done(self) -> JsValue {
@@ -490,8 +536,12 @@ pub fn span_js(s: &Span) -> JsValue {
 }
 
 pub fn attrs_js(a: &Attrs) -> JsValue {
-    let o = Obj::new();
-    a.iter().fold(o, |o, (k, v)| o.set(k, value_js(v))).done()
+    // Attribute names are the caller's: not interned.
+    let o = Object::new();
+    for (k, v) in a.iter() {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &value_js(v));
+    }
+    o.into()
 }
 
 pub fn unit_js(row: &allot_core::UnitRow) -> JsValue {

@@ -83,17 +83,24 @@ test('errors are AllotErrors with a stable code, and the instance survives them'
     [() => db.book({ actor: 'a', key: 'k' }), 'E_INVALID_INPUT'],
     [() => db.book('tour'), 'E_INVALID_INPUT'],
     [() => db.defineUnits([{ id: 'p', kind: 'pool', capacity: 0 }]), 'E_CAPACITY_ZERO'],
+    // A misspelt field is refused by name, in every request shape.
+    [() => db.book({ actor: 'a', key: 'k', unit: 'tour', qtty: 2 }), 'E_INVALID_INPUT', /unknown field `qtty`/],
+    [() => db.bookAny({ actor: 'a', key: 'k', index: 'price', span: { start: 1, end: 2, stop: 3 } }), 'E_INVALID_INPUT',
+      /span has an unknown field `stop`/],
+    [() => db.defineUnits([{ id: 'p', kind: 'pool', capacity: 1, atrs: {} }]), 'E_INVALID_INPUT', /unknown field `atrs`/],
   ];
-  for (const [call, code] of bad) {
+  for (const [call, code, message] of bad) {
     await assert.rejects(call, (e) => {
       assert.ok(e instanceof Error);
       assert.ok(isAllotError(e));
       assert.equal(e.code, code, e.message);
+      if (message) assert.match(e.message, message);
       assert.ok(errorCodes().includes(e.code));
       return true;
     });
   }
-  const ok = await db.book({ actor: 'a', key: 'k', unit: 'tour', now: NOW });
+  // Every allowed field, some explicitly undefined: accepted.
+  const ok = await db.book({ actor: 'a', key: 'k', unit: 'tour', now: NOW, qty: undefined, hold: undefined });
   assert.equal(ok.status, 'booked');
   await db.book({ actor: 'b', key: 'k', unit: 'tour', now: NOW });
   await assert.rejects(
