@@ -845,6 +845,17 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
             ensure!(pos == end, "decide_group says current at {pos}, the feed ends at {end}");
         }
     }
+    // A decided commit that also writes a unit row (and its index entry):
+    // written whole, like any commit.
+    let mut with_row = write(main_stream("r"), 0, vec![booked("z", "1", 7)]);
+    with_row.units.push(row("r", 1, vec![vec![7, 7]]));
+    let d = st(s.decide_group(None, 100, &mut |_| Ok(alloc::vec![with_row.clone()])).await, "decide")?;
+    ensure!(d.results == [Ok(CommitOutcome::Committed)], "a decided unit row: {:?}", d.results);
+    ensure!(head(s, &main_stream("r")).await? == 1, "the decided unit row's stream");
+    let rows = st(s.get_units(&[unit("r")]).await, "get_units")?;
+    ensure!(rows.len() == 1 && rows[0].as_deref() == Some(&with_row.units[0]), "the decided unit row: {rows:?}");
+    let index = st(s.scan_index(&range(&[7], None, false, 10)).await, "scan_index")?;
+    ensure!(index.len() == 1 && index[0].key == [7, 7], "the decided row's index entry: {index:?}");
     // An error from the decision is returned and nothing is written.
     let r = s.decide_group(None, 100, &mut |_| Err(StoreError::Unavailable("the decision failed".into()))).await;
     ensure!(matches!(r, Err(StoreError::Unavailable(_))), "a failed decision: {r:?}");

@@ -24,6 +24,13 @@
 //! transactions on overlapping stores across every connection (tabs, workers),
 //! so the check and the write are atomic with respect to every other writer;
 //! no lock or leader in JavaScript is involved.
+//!
+//! A decided group's transaction leaves out `units` (a group carrying unit
+//! rows is sent down the checked path over all five), and every read is
+//! scoped to the stores it reads: a window read of unit rows then neither
+//! waits for nor holds up the bookings being committed. Reads stay fresh and
+//! monotonic: a transaction sees every transaction that committed before it
+//! was created, whatever their scopes.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -55,6 +62,12 @@ const UNITS: &str = "units";
 const IKEYS: &str = "ikeys";
 const JOURNAL: &str = "journal";
 const ALL_STORES: [&str; 5] = [EVENTS, HEADS, CLAIMS, UNITS, JOURNAL];
+/// What a decided group touches: no unit rows. IndexedDB runs a
+/// transaction once no earlier readwrite one over any of its stores is
+/// unfinished, so leaving `units` out lets window reads (units only) run
+/// while bookings commit instead of queueing behind every one of them.
+const DECIDE_STORES: [&str; 4] = [EVENTS, HEADS, CLAIMS, JOURNAL];
+const STREAM_STORES: [&str; 2] = [EVENTS, HEADS];
 
 /// How hard a commit waits for the disk (IndexedDB's transaction
 /// durability hint).
@@ -210,7 +223,14 @@ impl IdbStore {
         Ok(())
     }
 
+    /// A transaction over every store (what a commit may write).
     fn tx(&self, mode: TransactionMode) -> Result<Transaction<'_>, StoreError> {
+        self.tx_on(&ALL_STORES, mode)
+    }
+
+    /// A transaction over `stores` only: a read scoped to what it reads
+    /// waits only for the writers of those stores.
+    fn tx_on(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction<'_>, StoreError> {
         self.check_open()?;
         let mut opts = TransactionOptions::new();
         opts.set_durability(match self.durability {
@@ -218,7 +238,7 @@ impl IdbStore {
             Durability::Default => TransactionDurability::Default,
             Durability::Strict => TransactionDurability::Strict,
         });
-        self.db.transaction(ALL_STORES).with_mode(mode).with_options(opts).build().map_err(|e| self.error(e))
+        self.db.transaction(stores).with_mode(mode).with_options(opts).build().map_err(|e| self.error(e))
     }
 
     fn error(&self, e: indexed_db_futures::error::Error) -> StoreError {
@@ -249,7 +269,12 @@ impl IdbStore {
         let events = tx.object_store(EVENTS).map_err(err)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
-        let units = tx.object_store(UNITS).map_err(err)?;
+        // Only a commit with unit rows needs their store (a decided group's
+        // transaction does not have it).
+        let units = match commits.iter().any(|c| !c.units.is_empty()) {
+            true => Some(tx.object_store(UNITS).map_err(err)?),
+            false => None,
+        };
         let journal = tx.object_store(JOURNAL).map_err(err)?;
         // Distinct keys, each read once.
         let mut claim_keys: BTreeMap<Vec<u8>, Option<ClaimRecord>> = BTreeMap::new();
@@ -313,8 +338,10 @@ impl IdbStore {
                     claims.put(bytes(&cl.record.encode())).with_key(bytes(&k)).primitive().map_err(err)?;
                     claim_keys.insert(k, Some(cl.record.clone()));
                 }
-                for row in &c.units {
-                    units.put(unit_value(row)?).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
+                if let Some(units) = &units {
+                    for row in &c.units {
+                        units.put(unit_value(row)?).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
+                    }
                 }
             }
             out.push(outcome);
@@ -392,17 +419,21 @@ impl IdbStore {
     /// run in the order sent, so a commit's checks see the group's earlier
     /// writes. Every commit committed: `Some` (with the position of the
     /// group's journal record); any refusal or failed check: the whole
-    /// transaction is aborted, nothing is written, `None`.
+    /// transaction is aborted, nothing is written, `None`. Unit rows are not
+    /// written here (a decided group's transaction lacks their store): a
+    /// commit carrying any is refused the same way.
     async fn commit_fast(
         &self,
         tx: Transaction<'_>,
         commits: &[Commit],
     ) -> Result<Option<Option<FeedPos>>, StoreError> {
+        if commits.iter().any(|c| !c.units.is_empty()) {
+            return Ok(None);
+        }
         let err = |e| self.error(e);
         let events = tx.object_store(EVENTS).map_err(err)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
-        let units = tx.object_store(UNITS).map_err(err)?;
         let journal = tx.object_store(JOURNAL).map_err(err)?;
         // A refused `add` fails its request: this handler keeps the failure
         // from aborting the transaction on its own (and from reaching the
@@ -454,9 +485,6 @@ impl IdbStore {
                 let add = claims.add(bytes(&cl.record.encode())).with_key(bytes(&cl.booking.encode()));
                 refusable(add.primitive().map_err(err)?.as_sys());
             }
-            for row in &c.units {
-                units.put(unit_value(row)?).with_key(bytes(&id_key(row.id()))).primitive().map_err(err)?;
-            }
         }
         // The last request: requests finish in the order sent, so once it
         // has, every check and every refusal is known.
@@ -493,7 +521,7 @@ impl IdbStore {
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readwrite)?;
+        let tx = self.tx_on(&DECIDE_STORES, TransactionMode::Readwrite)?;
         let changes = match after {
             Some(after) => {
                 let journal = tx.object_store(JOURNAL).map_err(err)?;
@@ -507,6 +535,15 @@ impl IdbStore {
         let commits = decide(changes)?;
         if commits.is_empty() {
             return Ok(Decided { commits, results: Vec::new(), pos: at_end });
+        }
+        if commits.iter().any(|c| !c.units.is_empty()) {
+            // Unit rows are outside this transaction's stores: dropped
+            // unwritten, the checked path runs over every store in a new one
+            // (others may commit in between: no position).
+            drop(tx);
+            let tx = self.tx(TransactionMode::Readwrite)?;
+            let (results, _, _) = self.group_in(tx, &commits, None).await?;
+            return Ok(Decided { commits, results, pos: None });
         }
         if commits.iter().all(|c| c.validate().is_ok()) {
             // A decision on the journal read in this very transaction
@@ -761,10 +798,23 @@ impl Store for IdbStore {
             let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
             return Ok(Window { entries, rows, reads: reqs, slices });
         }
-        // One readonly transaction: the window with its rows (one getAll),
-        // then every head and every event range it asks for, all at once.
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        // The window with its rows (one getAll) in a transaction over the
+        // units alone, which commits of bookings do not wait for or block.
+        // A client whose cache is current asks for no stream.
+        {
+            let tx = self.tx_on(&[UNITS], TransactionMode::Readonly)?;
+            let units = tx.object_store(UNITS).map_err(err)?;
+            let found = self.index_rows(&units, range, kr.clone()).await?;
+            if found.iter().all(|(_, r)| reads(r).is_empty()) {
+                let (entries, rows) = found.into_iter().map(|(e, r)| (e, Some(r))).unzip();
+                return Ok(Window { entries, rows, reads: Vec::new(), slices: Vec::new() });
+            }
+        }
+        // Streams too: one readonly transaction over rows and streams, so
+        // that both are of one state: the window with its rows again, then
+        // every head and every event range it asks for, all at once.
+        let tx = self.tx_on(&[UNITS, EVENTS, HEADS], TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
@@ -816,7 +866,7 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&STREAM_STORES, TransactionMode::Readonly)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
         self.read_in(&events, &heads, reqs).await
@@ -845,7 +895,7 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[CLAIMS], TransactionMode::Readonly)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
         let mut reqs = Vec::with_capacity(ids.len());
         for id in ids {
@@ -866,7 +916,7 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[UNITS], TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
         let mut reqs = Vec::with_capacity(ids.len());
         for id in ids {
@@ -888,7 +938,7 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[UNITS], TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
         if !range.reverse {
             return Ok(self.index_rows(&units, range, kr).await?.into_iter().map(|(e, _)| e).collect());
@@ -918,7 +968,7 @@ impl Store for IdbStore {
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[UNITS], TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
         let mut out = Vec::new();
         if range.limit == 0 {
@@ -942,7 +992,7 @@ impl Store for IdbStore {
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
         let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[HEADS], TransactionMode::Readonly)?;
         let heads = tx.object_store(HEADS).map_err(err)?;
         let mut out = Vec::new();
         if range.limit == 0 {
@@ -971,7 +1021,7 @@ impl Store for IdbStore {
     async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
         let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
         let err = |e| self.error(e);
-        let tx = self.tx(TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[CLAIMS], TransactionMode::Readonly)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
         let mut out = Vec::new();
         if range.limit == 0 {
