@@ -424,22 +424,30 @@ impl<S: Store> Allot<S> {
             if g.candidates.len() >= g.pending.len() || g.walked() {
                 return Ok(());
             }
-            self.fetch_window(g, reqs[first].pick, &reqs[first].booking).await?;
+            self.fetch_window(g, &reqs[first]).await?;
         }
     }
 
-    /// Fetches the group's next window and observes its candidates.
-    async fn fetch_window(&mut self, g: &mut Group, pick: Pick, first: &BookingId) -> Result<(), StoreError> {
+    /// Fetches the group's next window and observes its candidates: the
+    /// units that can take the group's span and quantity (`first` is the
+    /// group's first pending request; all share span, quantity and pick).
+    async fn fetch_window(&mut self, g: &mut Group, first: &BookAnyReq) -> Result<(), StoreError> {
         let Some(cur) = g.segments.front().cloned() else { return Ok(()) };
+        // A unit that cannot take the span, or whose capacity is below the
+        // quantity, is never a candidate (an exclusive unit's decision does
+        // not look at the quantity: the unit is taken whole).
+        let (span, qty, pick) = (g.span, first.qty, first.pick);
+        let fits = move |row: &UnitRow| {
+            !row.retired && span.validate(&row.spec.kind).is_ok() && qty <= row.spec.kind.capacity()
+        };
         // The window, its rows and its streams in one read (one transaction
         // where the store has them).
-        let span = g.span;
         self.make_room(cur.limit as usize * span.stream_count());
         self.catch_up().await?;
         let window = {
             let this = &*self;
             let reads = |row: &UnitRow| -> Vec<ReadReq> {
-                if row.retired || span.validate(&row.spec.kind).is_err() {
+                if !fits(row) {
                     return Vec::new();
                 }
                 booking_streams(row.id(), &span)
@@ -467,7 +475,7 @@ impl<S: Store> Allot<S> {
         let mut fresh = Vec::with_capacity(entries.len());
         for (entry, row) in entries.into_iter().zip(rows) {
             let Some(row) = row else { continue };
-            if row.retired || g.span.validate(&row.spec.kind).is_err() {
+            if !fits(&row) {
                 continue;
             }
             let streams = booking_streams(row.id(), &g.span);
@@ -480,7 +488,7 @@ impl<S: Store> Allot<S> {
             // with its length, from an offset; both derived from the booking
             // id, so concurrent batches interleave instead of colliding.
             let n = fresh.len();
-            let h = spread_hash(first);
+            let h = spread_hash(&first.booking);
             let mut stride = 1 + (h >> 16) % (n - 1);
             while gcd(stride, n) != 1 {
                 stride += 1;

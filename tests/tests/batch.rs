@@ -165,3 +165,24 @@ fn bad_requests_in_a_batch_fail_alone() {
     assert!(matches!(out[1], Ok(Outcome::Booked { .. })));
     assert_eq!(out[2].as_ref().map_err(BookError::code).err(), Some("E_UNKNOWN_INDEX"));
 }
+
+#[test]
+fn a_batch_never_books_more_than_a_unit_holds() {
+    // An exclusive room holds one booking of quantity 1. Found by the
+    // simulation once it sent auto-assigns through the batch path: an
+    // exclusive unit's decision does not look at the quantity, so the batch
+    // must never offer one to a request for more.
+    let store = MemStore::new();
+    rooms(&store, 4);
+    let mut a = Allot::new(&store);
+    let ask = |actor: &str, qty: u32, pick: Pick| BookAnyReq { qty, ..session(actor, pick) };
+    for pick in [Pick::First, Pick::Spread] {
+        let reqs = [ask(&format!("two-{pick:?}"), 2, pick), ask(&format!("one-{pick:?}"), 1, pick)];
+        let out = pollster::block_on(a.book_any_many(&reqs, NOW));
+        assert!(matches!(out[0], Ok(Outcome::SoldOut)), "qty 2 fits no room: {out:?}");
+        assert_eq!(booked_units(&out[1..]).len(), 1, "qty 1 fits a room: {out:?}");
+    }
+    let report = pollster::block_on(verify(&store, NOW, &[], &VerifyOptions::default())).unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert_eq!(report.live_bookings, 2);
+}

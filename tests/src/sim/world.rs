@@ -184,10 +184,17 @@ impl OpResult {
 
 type OpFuture = Pin<Box<dyn Future<Output = (Allot<Handle>, OpResult)>>>;
 
-fn op_future(mut allot: Allot<Handle>, op: Op, now: u64) -> OpFuture {
+/// `batched`: an auto-assign goes through `book_any_many` (a batch of one:
+/// the group-commit rounds and `Store::decide_group`, under the same faults)
+/// instead of `book_any`; both must keep every promise the model checks.
+fn op_future(mut allot: Allot<Handle>, op: Op, now: u64, batched: bool) -> OpFuture {
     Box::pin(async move {
         let r = match &op {
             Op::Book(r) => OpResult::Book(allot.book(r, now).await),
+            Op::BookAny(r) if batched => OpResult::Book(
+                (allot.book_any_many(core::slice::from_ref(r), now).await.pop())
+                    .expect("book_any_many answers once per request"),
+            ),
             Op::BookAny(r) => OpResult::Book(allot.book_any(r, now).await),
             Op::Act(ActKind::Confirm, r) => OpResult::Act(allot.confirm(r, now).await),
             Op::Act(ActKind::Cancel, r) => OpResult::Act(allot.cancel(r, now).await),
@@ -669,7 +676,8 @@ impl World {
         self.trace(&[0x57, step, b as u64, id, now], || {
             format!("step={step} t=+{t} b{b} starts #{id} ({:?}) now={} {}", req.origin, rel(now), req.op.describe())
         });
-        let fut = op_future(allot, req.op.clone(), now);
+        // Every other request id auto-assigns through the batch path.
+        let fut = op_future(allot, req.op.clone(), now, req.id % 2 == 1);
         self.bookers[b].task = Some(Task { fut, req, now, v_start });
     }
 
