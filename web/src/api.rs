@@ -3,7 +3,6 @@
 //! this file only converts, dispatches and maps errors.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -102,7 +101,9 @@ impl Store for Backend {
 thread_local! {
     /// In-memory stores by name: every `open({ storage: 'memory', name })`
     /// with the same name in this instance shares one store.
-    static MEMORY: RefCell<BTreeMap<String, Rc<MemStore>>> = const { RefCell::new(BTreeMap::new()) };
+    /// A list, not a map: an app opens a handful of names, and a map type
+    /// of its own would cost the npm package its whole B-tree code.
+    static MEMORY: RefCell<Vec<(String, Rc<MemStore>)>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Debug)]
@@ -258,13 +259,26 @@ pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] op
 }
 
 fn memory_store(name: &str) -> Rc<MemStore> {
-    MEMORY.with(|m| m.borrow_mut().entry(name.to_string()).or_insert_with(|| Rc::new(MemStore::new())).clone())
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some((_, s)) = m.iter().find(|(n, _)| n == name) {
+            return s.clone();
+        }
+        let s = Rc::new(MemStore::new());
+        m.push((name.to_string(), s.clone()));
+        s
+    })
 }
 
 /// Drops the named in-memory store (the next `open` starts empty).
 #[wasm_bindgen(js_name = dropMemory)]
 pub fn drop_memory(name: &str) -> bool {
-    MEMORY.with(|m| m.borrow_mut().remove(name).is_some())
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        let before = m.len();
+        m.retain(|(n, _)| n != name);
+        m.len() < before
+    })
 }
 
 fn act_req(v: &JsValue) -> Res<(ActReq, u64)> {
