@@ -702,13 +702,16 @@ impl IdbStore {
         let index = units.index(IKEYS).map_err(err)?;
         let records =
             index.get_all::<JsValue>().with_query::<JsValue, _>(kr).with_limit(range.limit).primitive().map_err(err)?;
-        let mut seen: BTreeMap<UnitId, usize> = BTreeMap::new();
+        // Times each unit was met so far, by its key in `units`: the same
+        // map type as the heads of `commit_all`, so no B-tree code of its own.
+        let mut seen: BTreeMap<Vec<u8>, Seq> = BTreeMap::new();
         let mut out = Vec::new();
         for v in records.await.map_err(err)? {
             let row = decode_unit(&v.map_err(err)?)?;
-            let n = seen.entry(row.id().clone()).or_default();
-            let key = nth_in_range(&row.index_keys, range, *n).ok_or_else(|| corrupt("index entry"))?;
-            *n += 1;
+            let id = id_key(row.id());
+            let n = seen.get(&id).copied().unwrap_or(0);
+            let key = nth_in_range(&row.index_keys, range, n as usize).ok_or_else(|| corrupt("index entry"))?;
+            seen.insert(id, n + 1);
             out.push((IndexEntry { key, unit: row.id().clone() }, row));
         }
         Ok(out)
