@@ -1395,13 +1395,17 @@ impl<S: Store> Allot<S> {
             QueryError::Input(i) => CatalogError::Input(i),
             _ => CatalogError::UnknownUnit { unit: id.to_string() },
         })?;
-        let live_bookings = views
+        // Distinct bookings: sorted through the one shared dyn sort (no
+        // BTreeSet or sort instantiation of their own in the wasm).
+        let live: Vec<&BookingId> = views
             .iter()
             .flat_map(|v| v.entries.iter())
             .filter(|e| matches!(e.state, "held" | "confirmed"))
             .map(|e| &e.booking)
-            .collect::<alloc::collections::BTreeSet<_>>()
-            .len() as u64;
+            .collect();
+        let order = crate::store::sorted_order(live.len(), &|a, b| live[a].cmp(live[b]));
+        let live_bookings =
+            order.iter().enumerate().filter(|&(i, &b)| i == 0 || live[order[i - 1]] != live[b]).count() as u64;
         Ok(RetireReport { unit: id.clone(), live_bookings })
     }
 

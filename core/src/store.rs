@@ -180,11 +180,11 @@ fn first_duplicate<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> Optio
 }
 
 /// The positions `0..len` sorted by `cmp`. Not generic (the comparison is
-/// a trait object): the three item types of [`Commit::validate`] share one
-/// sort instead of instantiating one each, which matters in the npm
-/// package's wasm; a commit holds a few thousand items at most, and the
+/// a trait object): the item types of [`Commit::validate`] and of
+/// `retire_unit`'s count share one sort instead of instantiating one each,
+/// which matters in the npm package's wasm; neither is a hot path, and the
 /// indirect call is cheap next to what each comparison does.
-fn sorted_order(len: usize, cmp: &dyn Fn(usize, usize) -> core::cmp::Ordering) -> Vec<usize> {
+pub(crate) fn sorted_order(len: usize, cmp: &dyn Fn(usize, usize) -> core::cmp::Ordering) -> Vec<usize> {
     let mut order: Vec<usize> = (0..len).collect();
     order.sort_unstable_by(|&a, &b| cmp(a, b));
     order
