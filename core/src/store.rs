@@ -180,9 +180,9 @@ fn first_duplicate<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> Optio
 }
 
 /// The positions `0..len` sorted by `cmp`. Not generic (the comparison is
-/// a trait object): the item types of [`Commit::validate`] and of
-/// `retire_unit`'s count share one sort instead of instantiating one each,
-/// which matters in the npm package's wasm; neither is a hot path, and the
+/// a trait object): the item types of [`Commit::validate`], `define_units`
+/// and `retire_unit` share one sort instead of instantiating one each,
+/// which matters in the npm package's wasm; none is a hot path, and the
 /// indirect call is cheap next to what each comparison does.
 pub(crate) fn sorted_order(len: usize, cmp: &dyn Fn(usize, usize) -> core::cmp::Ordering) -> Vec<usize> {
     let mut order: Vec<usize> = (0..len).collect();
