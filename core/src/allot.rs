@@ -1213,10 +1213,15 @@ impl<S: Store> Allot<S> {
     /// earlier commits stay. Returns the number defined.
     pub async fn define_units(&mut self, specs: &[UnitSpec], now: TimeMs) -> Result<usize, CatalogError> {
         check_time("now", now)?;
-        let mut seen = alloc::collections::BTreeSet::new();
-        for s in specs {
+        // The first spec whose id an earlier one has, found through the
+        // shared dyn sort (ties broken by position) rather than a BTreeSet
+        // instantiated for it in the wasm: the second of each run of equal
+        // ids, the earliest of those.
+        let order = crate::store::sorted_order(specs.len(), &|a, b| specs[a].id.cmp(&specs[b].id).then(a.cmp(&b)));
+        let dup = order.windows(2).filter(|w| specs[w[0]].id == specs[w[1]].id).map(|w| w[1]).min();
+        for (i, s) in specs.iter().enumerate() {
             s.kind.validate()?;
-            if !seen.insert(&s.id) {
+            if dup == Some(i) {
                 return Err(InputError::Duplicate { what: "unit", name: s.id.to_string() }.into());
             }
         }
@@ -1395,13 +1400,17 @@ impl<S: Store> Allot<S> {
             QueryError::Input(i) => CatalogError::Input(i),
             _ => CatalogError::UnknownUnit { unit: id.to_string() },
         })?;
-        let live_bookings = views
+        // Distinct bookings: sorted through the one shared dyn sort (no
+        // BTreeSet or sort instantiation of their own in the wasm).
+        let live: Vec<&BookingId> = views
             .iter()
             .flat_map(|v| v.entries.iter())
             .filter(|e| matches!(e.state, "held" | "confirmed"))
             .map(|e| &e.booking)
-            .collect::<alloc::collections::BTreeSet<_>>()
-            .len() as u64;
+            .collect();
+        let order = crate::store::sorted_order(live.len(), &|a, b| live[a].cmp(live[b]));
+        let live_bookings =
+            order.iter().enumerate().filter(|&(i, &b)| i == 0 || live[order[i - 1]] != live[b]).count() as u64;
         Ok(RetireReport { unit: id.clone(), live_bookings })
     }
 

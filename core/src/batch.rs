@@ -162,8 +162,10 @@ impl<S: Store> Allot<S> {
         let mut lost: BTreeSet<UnitId> = BTreeSet::new();
         // Requests one of whose commits had its outcome lost, and the last
         // conflict each met: what to report if the rounds run out.
-        let mut unknown: BTreeSet<usize> = BTreeSet::new();
-        let mut last_conflict: BTreeMap<usize, (StreamId, Seq, Seq)> = BTreeMap::new();
+        // (Indexed by request: plain vectors, no B-tree code for them in
+        // the npm package's wasm.)
+        let mut unknown: Vec<bool> = alloc::vec![false; reqs.len()];
+        let mut last_conflict: Vec<Option<(StreamId, Seq, Seq)>> = alloc::vec![None; reqs.len()];
         let mut rounds = 0u32;
         let mut sold_out: Vec<usize> = Vec::new();
         loop {
@@ -177,7 +179,7 @@ impl<S: Store> Allot<S> {
                     for &i in &g.pending {
                         // A request whose commit's outcome was lost may still
                         // land: that is unknown, never "conflict, nothing written".
-                        out[i] = Some(Err(if unknown.contains(&i) {
+                        out[i] = Some(Err(if unknown[i] {
                             BookError::Store(StoreError::OutcomeUnknown(
                                 "attempts used up after a commit whose outcome was lost: it may still land; \
                                  retry with the same request key"
@@ -185,7 +187,7 @@ impl<S: Store> Allot<S> {
                             ))
                         } else {
                             let (stream, expected, actual) =
-                                last_conflict.get(&i).cloned().unwrap_or((StreamId::catalog(), 0, 0));
+                                last_conflict[i].clone().unwrap_or((StreamId::catalog(), 0, 0));
                             BookError::Conflict { stream, expected, actual }
                         }));
                     }
@@ -267,7 +269,7 @@ impl<S: Store> Allot<S> {
                     for (i, gi, _, _) in owners {
                         if out[i].is_none() {
                             if lost_ack {
-                                unknown.insert(i);
+                                unknown[i] = true;
                             }
                             groups[gi].pending.push(i);
                         }
@@ -304,7 +306,7 @@ impl<S: Store> Allot<S> {
                         self.stats.conflicts += 1;
                         self.feed_fresh = false;
                         lost.insert(entry.unit.clone());
-                        last_conflict.insert(i, (stream.clone(), expected, actual));
+                        last_conflict[i] = Some((stream.clone(), expected, actual));
                         if stream.part == Part::Def {
                             fresh_units.push(entry.unit.clone());
                         }

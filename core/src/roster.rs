@@ -214,8 +214,12 @@ impl Roster {
                 };
                 if self.entries.len() >= INDEXED_FROM {
                     if self.by_booking.is_empty() {
-                        self.by_booking =
-                            self.entries.iter().enumerate().map(|(i, e)| (e.booking.clone(), i)).collect();
+                        // Inserted one by one, not collected: the same map
+                        // (bookings are unique here), without the sort and
+                        // bulk build that `collect` would add to the wasm.
+                        for (i, e) in self.entries.iter().enumerate() {
+                            self.by_booking.insert(e.booking.clone(), i);
+                        }
                     }
                     self.by_booking.insert(booking.clone(), self.entries.len());
                 }

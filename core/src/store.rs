@@ -172,10 +172,22 @@ impl Commit {
     }
 }
 
+/// The smallest item that appears more than once.
 fn first_duplicate<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> Option<&'a T> {
-    let mut v: Vec<&T> = items.collect();
-    v.sort_unstable();
-    v.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    let v: Vec<&T> = items.collect();
+    let order = sorted_order(v.len(), &|a, b| v[a].cmp(v[b]));
+    order.windows(2).find(|w| v[w[0]] == v[w[1]]).map(|w| v[w[0]])
+}
+
+/// The positions `0..len` sorted by `cmp`. Not generic (the comparison is
+/// a trait object): the item types of [`Commit::validate`], `define_units`
+/// and `retire_unit` share one sort instead of instantiating one each,
+/// which matters in the npm package's wasm; none is a hot path, and the
+/// indirect call is cheap next to what each comparison does.
+pub(crate) fn sorted_order(len: usize, cmp: &dyn Fn(usize, usize) -> core::cmp::Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_unstable_by(|&a, &b| cmp(a, b));
+    order
 }
 
 /// What became of a commit. Only `Committed` wrote anything.

@@ -412,3 +412,23 @@ fn every_row_of_the_bad_input_table_gives_its_code() {
     }
     assert!(failures.is_empty(), "bad-input table mismatches:\n{}", failures.join("\n"));
 }
+
+/// `define_units` names the first id repeated in input order (not the
+/// smallest repeated id), and a bad kind before that repeat is reported
+/// first: its checks run spec by spec.
+#[test]
+fn define_units_reports_the_first_repeat_in_input_order() {
+    let spec = |id: &str| UnitSpec::new(id, UnitKind::Exclusive, vec![]).unwrap();
+    let define = |specs: &[UnitSpec]| pollster::block_on(Allot::new(&MemStore::new()).define_units(specs, NOW));
+    match define(&[spec("b"), spec("a"), spec("b"), spec("a")]) {
+        Err(CatalogError::Input(InputError::Duplicate { what: "unit", name })) => assert_eq!(name, "b"),
+        other => panic!("want the duplicate b, got {other:?}"),
+    }
+    let bad = UnitSpec {
+        id: UnitId::new("c").unwrap(),
+        kind: UnitKind::Pool { capacity: 0 },
+        attrs: allot_core::model::Attrs::default(),
+    };
+    assert_eq!(code(define(&[spec("a"), bad.clone(), spec("a")])), "E_CAPACITY_ZERO");
+    assert_eq!(code(define(&[spec("a"), spec("a"), bad])), "E_DUPLICATE");
+}

@@ -3,7 +3,7 @@
 //! this file only converts, dispatches and maps errors.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -101,7 +101,9 @@ impl Store for Backend {
 thread_local! {
     /// In-memory stores by name: every `open({ storage: 'memory', name })`
     /// with the same name in this instance shares one store.
-    static MEMORY: RefCell<BTreeMap<String, Rc<MemStore>>> = const { RefCell::new(BTreeMap::new()) };
+    /// A list, not a map: an app opens a handful of names, and a map type
+    /// of its own would cost the npm package its whole B-tree code.
+    static MEMORY: RefCell<Vec<(String, Rc<MemStore>)>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Debug)]
@@ -118,13 +120,25 @@ struct Inner {
 
 impl Inner {
     async fn with<T>(&self, f: impl AsyncFnOnce(&mut Allot<Backend>) -> T) -> Result<T, JsValue> {
+        let (mut allot, before) = self.take()?;
+        let out = f(&mut allot).await;
+        self.give_back(allot, before);
+        Ok(out)
+    }
+
+    /// The non-generic halves of [`Inner::with`], so that its ~20
+    /// instantiations share them instead of each carrying a copy.
+    fn take(&self) -> Result<(Allot<Backend>, Stats), JsValue> {
         if self.closed.get() {
             return Err(core_error(&StoreError::Unavailable("this database handle was closed".into()).into()));
         }
         let taken = self.pool.borrow_mut().pop();
-        let mut allot = taken.unwrap_or_else(|| Allot::with_config(self.backend.clone(), self.config));
+        let allot = taken.unwrap_or_else(|| Allot::with_config(self.backend.clone(), self.config));
         let before = allot.stats();
-        let out = f(&mut allot).await;
+        Ok((allot, before))
+    }
+
+    fn give_back(&self, allot: Allot<Backend>, before: Stats) {
         let after = allot.stats();
         let mut total = self.stats.get();
         total.read_queries += after.read_queries - before.read_queries;
@@ -135,7 +149,6 @@ impl Inner {
         total.replays += after.replays - before.replays;
         self.stats.set(total);
         self.pool.borrow_mut().push(allot);
-        Ok(out)
     }
 }
 
@@ -154,12 +167,22 @@ pub struct Db {
     inner: Rc<Inner>,
 }
 
+/// What every exported async function hands to [`promise`].
+type JsFuture = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// One `future_to_promise` for the whole API: boxed, every method shares
+/// its spawning and settling code instead of getting a copy of it (about
+/// 20 copies, one per exported async function).
+fn promise(f: JsFuture) -> Promise {
+    future_to_promise(f)
+}
+
 impl Db {
     fn run<F>(&self, f: impl FnOnce(Rc<Inner>) -> F) -> Promise
     where
         F: Future<Output = Result<JsValue, JsValue>> + 'static,
     {
-        future_to_promise(f(self.inner.clone()))
+        promise(Box::pin(f(self.inner.clone())))
     }
 }
 
@@ -167,7 +190,7 @@ impl Db {
 /// IndexedDB (browsers, workers) and to `'memory'` elsewhere (Node).
 #[wasm_bindgen(unchecked_return_type = "Promise<Db>")]
 pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] options: JsValue) -> Promise {
-    future_to_promise(async move {
+    promise(Box::pin(async move {
         let o = if options.is_undefined() || options.is_null() {
             js_sys::Object::new()
         } else {
@@ -232,17 +255,30 @@ pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] op
             closed: Cell::new(false),
         };
         Ok(Db { inner: Rc::new(inner) }.into())
-    })
+    }))
 }
 
 fn memory_store(name: &str) -> Rc<MemStore> {
-    MEMORY.with(|m| m.borrow_mut().entry(name.to_string()).or_insert_with(|| Rc::new(MemStore::new())).clone())
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some((_, s)) = m.iter().find(|(n, _)| n == name) {
+            return s.clone();
+        }
+        let s = Rc::new(MemStore::new());
+        m.push((name.to_string(), s.clone()));
+        s
+    })
 }
 
 /// Drops the named in-memory store (the next `open` starts empty).
 #[wasm_bindgen(js_name = dropMemory)]
 pub fn drop_memory(name: &str) -> bool {
-    MEMORY.with(|m| m.borrow_mut().remove(name).is_some())
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        let before = m.len();
+        m.retain(|(n, _)| n != name);
+        m.len() < before
+    })
 }
 
 fn act_req(v: &JsValue) -> Res<(ActReq, u64)> {

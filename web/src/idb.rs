@@ -688,6 +688,22 @@ fn map_error(e: indexed_db_futures::error::Error) -> StoreError {
     }
 }
 
+/// The `n`th smallest (from 0) of a row's index keys in `range`. A row has
+/// a few index keys: picked by counting, with no sort (whose code would
+/// cost the npm package more than this loop ever costs a query).
+fn nth_in_range(keys: &[Vec<u8>], range: &KeyRange, n: usize) -> Option<Vec<u8>> {
+    let in_range = || keys.iter().filter(|k| range.contains(k));
+    // A key's rank is how many keys sort before it; equal keys share it,
+    // and the first of them answers for every rank they cover.
+    in_range()
+        .find(|k| {
+            let below = in_range().filter(|o| o < k).count();
+            let equal = in_range().filter(|o| o == k).count();
+            below <= n && n < below + equal
+        })
+        .cloned()
+}
+
 /// `IDBKeyRange` for a byte range `[start, end)`.
 fn key_range(r: &KeyRange) -> Option<indexed_db_futures::KeyRange<JsValue>> {
     if let Some(end) = &r.end {
@@ -723,15 +739,16 @@ impl IdbStore {
         let index = units.index(IKEYS).map_err(err)?;
         let records =
             index.get_all::<JsValue>().with_query::<JsValue, _>(kr).with_limit(range.limit).primitive().map_err(err)?;
-        let mut seen: BTreeMap<UnitId, usize> = BTreeMap::new();
+        // Times each unit was met so far, by its key in `units`: the same
+        // map type as the heads of `commit_all`, so no B-tree code of its own.
+        let mut seen: BTreeMap<Vec<u8>, Seq> = BTreeMap::new();
         let mut out = Vec::new();
         for v in records.await.map_err(err)? {
             let row = decode_unit(&v.map_err(err)?)?;
-            let n = seen.entry(row.id().clone()).or_default();
-            let mut keys: Vec<&Vec<u8>> = row.index_keys.iter().filter(|k| range.contains(k)).collect();
-            keys.sort();
-            let key = keys.get(*n).map(|k| (*k).clone()).ok_or_else(|| corrupt("index entry"))?;
-            *n += 1;
+            let id = id_key(row.id());
+            let n = seen.get(&id).copied().unwrap_or(0);
+            let key = nth_in_range(&row.index_keys, range, n as usize).ok_or_else(|| corrupt("index entry"))?;
+            seen.insert(id, n + 1);
             out.push((IndexEntry { key, unit: row.id().clone() }, row));
         }
         Ok(out)
