@@ -203,6 +203,19 @@ impl<S: Store> Allot<S> {
             for g in &mut groups {
                 self.fill(g, reqs, &fingerprints, now, &mut lost).await?;
             }
+            if groups.iter().all(|g| g.walked() && g.candidates.is_empty()) {
+                // Every unit in every range is taken, as of reads made in this
+                // round: sold out, with no transaction (the decision inside
+                // one would find no candidate either: a feed read there only
+                // ever drops candidates).
+                for g in &mut groups {
+                    for i in core::mem::take(&mut g.pending) {
+                        sold_out.push(i);
+                        out[i] = Some(Ok(Outcome::SoldOut));
+                    }
+                }
+                continue;
+            }
             let following = match self.feed {
                 Feed::At { pos, .. } => Some(pos),
                 Feed::Unknown | Feed::Absent => None,

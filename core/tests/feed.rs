@@ -11,15 +11,17 @@ use allot_core::*;
 
 const NOW: u64 = 1_000;
 
-/// A store that counts the booking streams read one by one.
+/// A store that counts the booking streams read one by one, and the
+/// decided groups (a transaction each where the store has them).
 struct Counting {
     inner: MemStore,
     streams_read: Cell<usize>,
+    decided: Cell<usize>,
 }
 
 impl Counting {
     fn new(inner: MemStore) -> Self {
-        Self { inner, streams_read: Cell::new(0) }
+        Self { inner, streams_read: Cell::new(0), decided: Cell::new(0) }
     }
 }
 
@@ -31,6 +33,15 @@ impl Store for Counting {
     }
     async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
         self.inner.commit(c).await
+    }
+    async fn decide_group(
+        &self,
+        after: Option<FeedPos>,
+        limit: u32,
+        decide: &mut DecideGroup<'_>,
+    ) -> Result<Decided, StoreError> {
+        self.decided.set(self.decided.get() + 1);
+        self.inner.decide_group(after, limit, decide).await
     }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         self.inner.changes(after, limit).await
@@ -199,5 +210,28 @@ fn a_history_longer_than_one_read_is_not_replayed_at_boot() {
         let o = pollster::block_on(late.book(&req(1_000_000 + i), NOW)).unwrap();
         let want_booked = i < 4;
         assert_eq!(matches!(o, Outcome::Booked { .. }), want_booked, "request {i}: {o:?}");
+    }
+}
+
+#[test]
+fn a_batch_that_finds_everything_taken_opens_no_transaction() {
+    for store in [MemStore::with_feed(), MemStore::new()] {
+        let store = Counting::new(store);
+        rooms(&store, 4);
+        let mut client = Allot::new(&store);
+        let first: Vec<BookAnyReq> = (0..4).map(any).collect();
+        let out = pollster::block_on(client.book_any_many(&first, NOW));
+        assert!(out.iter().all(|o| matches!(o, Ok(Outcome::Booked { .. }))), "{out:?}");
+        // Another client, and then this one, find every room taken.
+        for c in [&mut Allot::new(&store), &mut client] {
+            let before = store.decided.get();
+            let late: Vec<BookAnyReq> = (10..13).map(any).collect();
+            let out = pollster::block_on(c.book_any_many(&late, NOW));
+            assert!(out.iter().all(|o| matches!(o, Ok(Outcome::SoldOut))), "{out:?}");
+            assert_eq!(store.decided.get(), before, "sold out without a decided group");
+        }
+        // A replay of a booked request is still answered from its claim.
+        let again = pollster::block_on(Allot::new(&store).book_any_many(&first[..1], NOW));
+        assert!(matches!(again[..], [Ok(Outcome::Booked { replayed: true, .. })]), "{again:?}");
     }
 }
