@@ -547,32 +547,30 @@ impl IdbStore {
         if commits.is_empty() {
             return Ok(Decided { commits, results: Vec::new(), pos: at_end });
         }
-        if commits.iter().any(|c| !c.units.is_empty()) {
-            // Unit rows are outside this transaction's stores: dropped
-            // unwritten, the checked path runs over every store in a new one
-            // (others may commit in between: no position).
-            drop(tx);
-            let tx = self.tx(TransactionMode::Readwrite)?;
-            let (results, _, _) = self.group_in(tx, &commits, None).await?;
-            return Ok(Decided { commits, results, pos: None });
-        }
-        if commits.iter().all(|c| c.validate().is_ok()) {
-            // A decision on the journal read in this very transaction
-            // expects every commit to pass: write without reading first.
-            if let Some(own) = self.commit_fast(tx, &commits).await? {
-                let results = commits.iter().map(|_| Ok(CommitOutcome::Committed)).collect();
-                return Ok(Decided { commits, results, pos: at_end.map(|end| own.unwrap_or(end)) });
+        // Unit rows are outside this transaction's stores.
+        if commits.iter().all(|c| c.units.is_empty()) {
+            if commits.iter().all(|c| c.validate().is_ok()) {
+                // A decision on the journal read in this very transaction
+                // expects every commit to pass: write without reading first.
+                if let Some(own) = self.commit_fast(tx, &commits).await? {
+                    let results = commits.iter().map(|_| Ok(CommitOutcome::Committed)).collect();
+                    return Ok(Decided { commits, results, pos: at_end.map(|end| own.unwrap_or(end)) });
+                }
+                // Refused, nothing written: the checked path below.
+            } else {
+                let (results, _, own) = self.group_in(tx, &commits, None).await?;
+                // Up to the journal's end, then this group's own record (if any).
+                let pos = at_end.map(|end| own.unwrap_or(end));
+                return Ok(Decided { commits, results, pos });
             }
-            // Refused, nothing written: the checked path, in a new
-            // transaction (others may commit in between: no position).
-            let tx = self.tx(TransactionMode::Readwrite)?;
-            let (results, _, _) = self.group_in(tx, &commits, None).await?;
-            return Ok(Decided { commits, results, pos: None });
+        } else {
+            drop(tx); // unwritten
         }
-        let (results, _, own) = self.group_in(tx, &commits, None).await?;
-        // Up to the journal's end, then this group's own record (if any).
-        let pos = at_end.map(|end| own.unwrap_or(end));
-        Ok(Decided { commits, results, pos })
+        // The checked path over every store, in a new transaction (others
+        // may commit in between: no position).
+        let tx = self.tx(TransactionMode::Readwrite)?;
+        let (results, _, _) = self.group_in(tx, &commits, None).await?;
+        Ok(Decided { commits, results, pos: None })
     }
 
     /// The journal's last position (0 when empty), inside `tx`.
