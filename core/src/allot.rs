@@ -29,6 +29,7 @@ use crate::error::*;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::key::{self, KeyPart, KeyValue};
 use crate::limits::*;
+use crate::mirror::Mirror;
 use crate::model::*;
 use crate::roster::{Anomaly, BookingState, Roster};
 use crate::rules::{self, Act, Ask, Decision, HoldReq, Outcome};
@@ -77,6 +78,9 @@ pub struct Stats {
     pub replays: u64,
     /// Change-feed reads (catch-ups).
     pub feed_reads: u64,
+    /// Candidate windows answered from the index entries this client had
+    /// already read (no index query; see `read_queries`).
+    pub window_hits: u64,
 }
 
 /// Where a client stands in its store's change feed.
@@ -202,6 +206,8 @@ pub struct Allot<S> {
     pub(crate) stats: Stats,
     schema: Option<Schema>,
     pub(crate) units: HashMap<UnitId, Arc<UnitRow>>,
+    /// Index entries read, kept while the feed shows no unit changing.
+    pub(crate) mirror: Mirror,
     pub(crate) rosters: HashMap<StreamId, Roster>,
     /// Where this client last booked in its last auto-assign range: the next
     /// pass starts there, since what lies before was taken when last seen.
@@ -225,6 +231,7 @@ pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
 pub(crate) fn apply_feed(
     rosters: &mut HashMap<StreamId, Roster>,
     units: &mut HashMap<UnitId, Arc<UnitRow>>,
+    mirror: &mut Mirror,
     feed: &mut Feed,
     roster_cache_max: usize,
     after: FeedPos,
@@ -243,10 +250,13 @@ pub(crate) fn apply_feed(
             return Err(corrupt("change feed", "an empty append"));
         }
         if a.stream.part == Part::Def {
-            // A unit was replaced or retired: its cached row is stale.
+            // A unit was defined, replaced or retired, or (the catalog) an
+            // index defined or backfilled: its cached row is stale, and
+            // index entries may have come, moved or gone.
             if let Some(unit) = a.stream.unit() {
                 units.remove(&unit);
             }
+            mirror.clear();
             continue;
         }
         match rosters.get_mut(&a.stream) {
@@ -431,6 +441,7 @@ impl<S: Store> Allot<S> {
             stats: Stats::default(),
             schema: None,
             units: HashMap::new(),
+            mirror: Mirror::default(),
             rosters: HashMap::new(),
             hint: None,
             last_range: None,
@@ -451,6 +462,7 @@ impl<S: Store> Allot<S> {
     pub fn clear_cache(&mut self) {
         self.schema = None;
         self.units.clear();
+        self.mirror.clear();
         self.rosters.clear();
         self.hint = None;
         self.feed = Feed::Unknown;
@@ -515,8 +527,10 @@ impl<S: Store> Allot<S> {
             return Ok(());
         };
         self.stats.feed_reads += 1;
-        // Rosters read before now are of unknown age relative to the feed.
+        // Rosters (and index entries) read before now are of unknown age
+        // relative to the feed.
         self.rosters.clear();
+        self.mirror.clear();
         if changes.gap || changes.more {
             return self.restart_feed().await;
         }
@@ -530,6 +544,7 @@ impl<S: Store> Allot<S> {
             let Some(changes) = self.store.changes(pos, FEED_PAGE_ENTRIES_MAX).await? else {
                 // The store stopped keeping a feed: read streams again.
                 self.rosters.clear();
+                self.mirror.clear();
                 self.feed = Feed::Absent;
                 return Ok(());
             };
@@ -550,8 +565,10 @@ impl<S: Store> Allot<S> {
     }
 
     /// Forgets every roster and follows the feed from its current end.
+    /// The index entries go too: the changes skipped may have moved them.
     async fn restart_feed(&mut self) -> Result<(), StoreError> {
         self.rosters.clear();
+        self.mirror.clear();
         let Some(end) = self.store.changes(0, 0).await? else {
             self.feed = Feed::Absent;
             return Ok(());
@@ -563,7 +580,8 @@ impl<S: Store> Allot<S> {
 
     /// Applies one read of the feed (made after `after`) to the cache.
     pub(crate) fn apply_changes(&mut self, after: FeedPos, changes: Changes) -> Result<(), StoreError> {
-        apply_feed(&mut self.rosters, &mut self.units, &mut self.feed, self.config.roster_cache_max, after, changes)
+        let cache_max = self.config.roster_cache_max;
+        apply_feed(&mut self.rosters, &mut self.units, &mut self.mirror, &mut self.feed, cache_max, after, changes)
     }
 
     /// Makes room in the roster cache for `more` streams (dropping it all:
@@ -1149,14 +1167,18 @@ impl<S: Store> Allot<S> {
             let (stream, expected, actual) = last.unwrap_or((StreamId::catalog(), 0, 0));
             return Err(CatalogError::Conflict { stream, expected, actual });
         }
-        self.backfill().await
+        self.backfill(now).await
     }
 
     /// Rewrites every unit row whose index keys differ from what the
     /// current schema gives, a page at a time. Each page guards the rows'
     /// definition streams, so a unit changed meanwhile is re-read, never
-    /// overwritten with stale attributes.
-    async fn backfill(&mut self) -> Result<(), CatalogError> {
+    /// overwritten with stale attributes. Each page also appends
+    /// [`Event::UnitsReindexed`] to the catalog: rewriting a row appends
+    /// nothing to its definition stream, and clients that keep index
+    /// entries they read (see [`crate::mirror`]) learn from the change feed
+    /// that those may have moved.
+    async fn backfill(&mut self, now: TimeMs) -> Result<(), CatalogError> {
         let mut range = KeyRange::all(UNITS_PER_COMMIT_MAX as u32);
         let mut attempts = 0;
         loop {
@@ -1178,6 +1200,8 @@ impl<S: Store> Allot<S> {
                 }
             }
             if !commit.units.is_empty() {
+                let units = commit.units.len() as u32;
+                commit.writes[0].events.push(Event::UnitsReindexed { units, at: now });
                 match self.store.commit(&commit).await {
                     Ok(CommitOutcome::Committed) => {}
                     Ok(CommitOutcome::Conflict { stream, expected, actual }) => {

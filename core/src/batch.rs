@@ -230,6 +230,7 @@ impl<S: Store> Allot<S> {
             let sent = {
                 let rosters = &mut self.rosters;
                 let units = &mut self.units;
+                let mirror = &mut self.mirror;
                 let feed = &mut self.feed;
                 let cache_max = self.config.roster_cache_max;
                 let already_booked = &mut self.stats.already_booked;
@@ -237,7 +238,7 @@ impl<S: Store> Allot<S> {
                     if let (Some(pos), Some(changes)) = (following, changes) {
                         page_stale = changes.gap || changes.more;
                         if !changes.gap {
-                            apply_feed(rosters, units, feed, cache_max, pos, changes)?;
+                            apply_feed(rosters, units, mirror, feed, cache_max, pos, changes)?;
                         }
                     }
                     let round = Round { reqs, fingerprints: &fingerprints, now, rosters };
@@ -455,30 +456,67 @@ impl<S: Store> Allot<S> {
         let fits = move |row: &UnitRow| {
             !row.retired && span.validate(&row.spec.kind).is_ok() && qty <= row.spec.kind.capacity()
         };
-        // The window, its rows and its streams in one read (one transaction
-        // where the store has them).
         self.make_room(cur.limit as usize * span.stream_count());
         self.catch_up().await?;
-        let window = {
-            let this = &*self;
-            let reads = |row: &UnitRow| -> Vec<ReadReq> {
-                if !fits(row) {
-                    return Vec::new();
-                }
-                booking_streams(row.id(), &span)
-                    .into_iter()
-                    .filter(|s| !this.current(s))
-                    .map(|s| ReadReq { after: this.rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s })
-                    .collect()
-            };
-            self.store.read_window(&cur, &reads).await?
+        let reads = |this: &Self, row: &UnitRow| -> Vec<ReadReq> {
+            if !fits(row) {
+                return Vec::new();
+            }
+            booking_streams(row.id(), &span)
+                .into_iter()
+                .filter(|s| !this.current(s))
+                .map(|s| ReadReq { after: this.rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s })
+                .collect()
         };
-        self.stats.read_queries += 1;
-        self.stats.stream_reads += 1;
-        let Window { entries, rows, reads, slices } = window;
-        self.absorb(reads, slices)?;
-        match entries.last() {
-            Some(last) if entries.len() as u32 >= cur.limit => {
+        // Caught up with the feed just now: the index entries kept since
+        // are what a read would return (see `crate::mirror`).
+        let mirrored = match self.feed {
+            Feed::At { .. } if self.feed_fresh => self.mirror.window(&cur),
+            _ => None,
+        };
+        // Where the walk goes on: after the last entry of a full window,
+        // the next segment after a short one, or (a window the mirror held
+        // only part of) where the mirror stops.
+        let mut rest = None;
+        let (entries, rows) = match mirrored {
+            Some(held) => {
+                rest = held.rest;
+                self.stats.window_hits += 1;
+                let (entries, rows): (Vec<IndexEntry>, Vec<Arc<UnitRow>>) = held.found.into_iter().unzip();
+                let reqs: Vec<ReadReq> = rows.iter().flat_map(|r| reads(self, r)).collect();
+                if !reqs.is_empty() {
+                    let slices = self.store.read_streams(&reqs).await?;
+                    self.stats.stream_reads += 1;
+                    self.absorb(reqs, slices)?;
+                }
+                (entries, rows.into_iter().map(Some).collect())
+            }
+            None => {
+                // The window, its rows and its streams in one read (one
+                // transaction where the store has them).
+                let window = {
+                    let this = &*self;
+                    self.store.read_window(&cur, &|row: &UnitRow| reads(this, row)).await?
+                };
+                self.stats.read_queries += 1;
+                self.stats.stream_reads += 1;
+                let Window { entries, rows, reads, slices } = window;
+                self.absorb(reads, slices)?;
+                if matches!(self.feed, Feed::At { .. }) {
+                    let found: Vec<(IndexEntry, Option<Arc<UnitRow>>)> =
+                        entries.iter().cloned().zip(rows.iter().cloned()).collect();
+                    self.mirror.record(&cur, &found, self.config.unit_cache_max);
+                }
+                (entries, rows)
+            }
+        };
+        match (rest, entries.last()) {
+            (Some(start), _) => {
+                if let Some(front) = g.segments.front_mut() {
+                    front.start = start;
+                }
+            }
+            (None, Some(last)) if entries.len() as u32 >= cur.limit => {
                 if let Some(front) = g.segments.front_mut() {
                     *front = cur.after(&last.key);
                 }

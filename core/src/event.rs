@@ -38,6 +38,11 @@ pub enum Event {
     UnitRetired { at: TimeMs },
     /// A secondary index was added to the catalog.
     IndexDefined { def: IndexDef, at: TimeMs },
+    /// `units` rows got new index entries (a page of the backfill after an
+    /// index was defined). Rewriting a row appends nothing to its
+    /// definition stream, so this is how a client following the change
+    /// feed learns that the index entries it has read may have moved.
+    UnitsReindexed { units: u32, at: TimeMs },
     /// A booking (or, with `hold`, a hold) took `qty` places for `span`.
     Booked { booking: BookingId, qty: u32, span: Span, hold: Option<Hold>, at: TimeMs },
     /// The owner confirmed a live hold.
@@ -52,6 +57,7 @@ const TAG_UNIT_DEFINED: u8 = 1;
 const TAG_UNIT_REPLACED: u8 = 2;
 const TAG_UNIT_RETIRED: u8 = 3;
 const TAG_INDEX_DEFINED: u8 = 4;
+const TAG_UNITS_REINDEXED: u8 = 5;
 const TAG_BOOKED: u8 = 10;
 const TAG_CONFIRMED: u8 = 11;
 const TAG_CANCELLED: u8 = 12;
@@ -64,6 +70,7 @@ impl Event {
             | Self::UnitReplaced { at, .. }
             | Self::UnitRetired { at }
             | Self::IndexDefined { at, .. }
+            | Self::UnitsReindexed { at, .. }
             | Self::Booked { at, .. }
             | Self::Confirmed { at, .. }
             | Self::Cancelled { at, .. }
@@ -89,6 +96,7 @@ impl Event {
             Self::UnitReplaced { .. } => "unit-replaced",
             Self::UnitRetired { .. } => "unit-retired",
             Self::IndexDefined { .. } => "index-defined",
+            Self::UnitsReindexed { .. } => "units-reindexed",
             Self::Booked { hold: None, .. } => "booked",
             Self::Booked { hold: Some(_), .. } => "held",
             Self::Confirmed { .. } => "confirmed",
@@ -119,6 +127,11 @@ impl Event {
                 out.push(TAG_INDEX_DEFINED);
                 at.encode_to(&mut out);
                 put_index_def(def, &mut out);
+            }
+            Self::UnitsReindexed { units, at } => {
+                out.push(TAG_UNITS_REINDEXED);
+                at.encode_to(&mut out);
+                units.encode_to(&mut out);
             }
             Self::Booked { booking, qty, span, hold, at } => {
                 out.push(TAG_BOOKED);
@@ -157,6 +170,7 @@ impl Event {
             TAG_UNIT_REPLACED => Self::UnitReplaced { attrs: r.attrs()?, at },
             TAG_UNIT_RETIRED => Self::UnitRetired { at },
             TAG_INDEX_DEFINED => Self::IndexDefined { def: r.index_def()?, at },
+            TAG_UNITS_REINDEXED => Self::UnitsReindexed { units: r.u32()?, at },
             TAG_BOOKED => {
                 let booking = r.booking()?;
                 let qty = r.u32()?;
@@ -629,6 +643,7 @@ mod tests {
             Event::UnitReplaced { attrs: spec.attrs.clone(), at: 2 },
             Event::UnitRetired { at: 3 },
             Event::IndexDefined { def: IndexDef::single("price", "price", KeyType::U32).unwrap(), at: 4 },
+            Event::UnitsReindexed { units: 17, at: 5 },
             Event::Booked { booking: b.clone(), qty: 2, span: Span::Days { from: 10, to: 13 }, hold: None, at: 5 },
             Event::Booked {
                 booking: b.clone(),

@@ -14,6 +14,7 @@ pub mod event;
 pub mod key;
 pub mod limits;
 pub mod mem;
+mod mirror;
 pub mod model;
 pub mod roster;
 pub mod rules;

@@ -925,6 +925,7 @@ async fn inspect_now(id: &str) {
             Event::UnitReplaced { .. } => ("replaced", String::new(), String::new()),
             Event::UnitRetired { .. } => ("retired", String::new(), String::new()),
             Event::IndexDefined { def, .. } => ("index defined", String::new(), def.name.clone()),
+            Event::UnitsReindexed { units, .. } => ("reindexed", String::new(), format!("{units} units")),
             Event::Booked { booking, qty, span, hold, .. } => {
                 bookings.insert(booking.clone());
                 let kind = if hold.is_some() { "held" } else { "booked" };

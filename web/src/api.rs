@@ -147,6 +147,7 @@ impl Inner {
         total.conflicts += after.conflicts - before.conflicts;
         total.already_booked += after.already_booked - before.already_booked;
         total.replays += after.replays - before.replays;
+        total.window_hits += after.window_hits - before.window_hits;
         self.stats.set(total);
         self.pool.borrow_mut().push(allot);
     }
@@ -634,6 +635,7 @@ impl Db {
             .set("conflicts", js::u64_js(s.conflicts))
             .set("alreadyBooked", js::u64_js(s.already_booked))
             .set("replays", js::u64_js(s.replays))
+            .set("windowHits", js::u64_js(s.window_hits))
             .done()
     }
 

@@ -592,6 +592,7 @@ pub fn event_js(e: &Event) -> Obj {
         Event::UnitReplaced { attrs, .. } => o.set("attrs", attrs_js(attrs)),
         Event::UnitRetired { .. } => o,
         Event::IndexDefined { def, .. } => o.set("index", def.name.as_str()),
+        Event::UnitsReindexed { units, .. } => o.set("units", *units),
         Event::Booked { booking, qty, span, hold, .. } => {
             let o = o.set("booking", booking_js(booking)).set("qty", *qty).set("span", span_js(span));
             match hold {

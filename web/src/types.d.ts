@@ -208,7 +208,7 @@ export interface Roster {
 export interface LifecycleItem {
   stream: string;
   seq: number;
-  type: 'unit-defined' | 'unit-replaced' | 'unit-retired' | 'index-defined' | 'booked' | 'held' | 'confirmed' | 'cancelled' | 'released';
+  type: 'unit-defined' | 'unit-replaced' | 'unit-retired' | 'index-defined' | 'units-reindexed' | 'booked' | 'held' | 'confirmed' | 'cancelled' | 'released';
   at: number;
   booking?: BookingId;
   qty?: number;
@@ -219,6 +219,8 @@ export interface LifecycleItem {
   capacity?: number;
   attrs?: Record<string, AttrValue>;
   index?: string;
+  /** `units-reindexed`: how many unit rows got new index entries. */
+  units?: number;
 }
 
 export interface ReconcileItem {
@@ -260,4 +262,6 @@ export interface Stats {
   conflicts: number;
   alreadyBooked: number;
   replays: number;
+  /** Candidate windows answered from index entries read before (no index query). */
+  windowHits: number;
 }
