@@ -7,12 +7,16 @@
 //! | object store | key | value |
 //! |---|---|---|
 //! | `events` | stream key ‖ BE_8(seq) | event bytes |
-//! | `heads` | stream key | last seq (number) |
 //! | `claims` | actor ‖ request key | claim record bytes |
 //! | `units` | unit id | `{ row: unit row bytes, ikeys: [index entry keys] }`, with the multiEntry index `ikeys` |
 //! | `journal` (v2) | position (auto-increment number, key path `k`) | `{ k, b: journal record bytes }` (the appends of one transaction, `Append::encode_all`), or `{ k, h: true }`: the horizon a v1 database got on upgrade (history before it is not journaled) |
 //!
-//! Every commit is one `readwrite` transaction over all five stores: it reads
+//! A stream's head is the number of its events: seqs run from 1 with no
+//! gap, so counting the stream's keys answers it (schema v3 dropped the
+//! `heads` store v1 and v2 kept beside the events: one write less per
+//! append).
+//!
+//! Every commit is one `readwrite` transaction over all four stores: it reads
 //! the claims and heads it depends on, and writes only if every claim is
 //! absent and every head is the expected one; what it appended goes to the
 //! journal as one record, the change feed ([`Store::changes`]) that lets a
@@ -53,21 +57,21 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The schema version this build creates and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const EVENTS: &str = "events";
-const HEADS: &str = "heads";
+/// Where schema v1 and v2 kept each stream's head (dropped by v3).
+const HEADS_V2: &str = "heads";
 const CLAIMS: &str = "claims";
 const UNITS: &str = "units";
 const IKEYS: &str = "ikeys";
 const JOURNAL: &str = "journal";
-const ALL_STORES: [&str; 5] = [EVENTS, HEADS, CLAIMS, UNITS, JOURNAL];
+const ALL_STORES: [&str; 4] = [EVENTS, CLAIMS, UNITS, JOURNAL];
 /// What a decided group touches: no unit rows. IndexedDB runs a
 /// transaction once no earlier readwrite one over any of its stores is
 /// unfinished, so leaving `units` out lets window reads (units only) run
 /// while bookings commit instead of queueing behind every one of them.
-const DECIDE_STORES: [&str; 4] = [EVENTS, HEADS, CLAIMS, JOURNAL];
-const STREAM_STORES: [&str; 2] = [EVENTS, HEADS];
+const DECIDE_STORES: [&str; 3] = [EVENTS, CLAIMS, JOURNAL];
 
 /// How hard a commit waits for the disk (IndexedDB's transaction
 /// durability hint).
@@ -143,6 +147,34 @@ fn event_key(stream: &[u8], seq: Seq) -> Vec<u8> {
     k
 }
 
+/// Every event key of the stream keyed `stream`: counted, its head.
+fn stream_events(stream: &[u8]) -> indexed_db_futures::KeyRange<JsValue> {
+    indexed_db_futures::KeyRange::Bound(bytes(&event_key(stream, 1)), false, bytes(&event_key(stream, Seq::MAX)), false)
+}
+
+/// [`stream_events`] for a web-sys request.
+fn raw_stream_events(stream: &[u8]) -> Result<web_sys::IdbKeyRange, JsValue> {
+    web_sys::IdbKeyRange::bound(&bytes(&event_key(stream, 1)), &bytes(&event_key(stream, Seq::MAX)))
+}
+
+/// The next outcome of a web-sys request: its result once it succeeds, or
+/// the error it failed with (a cursor's request succeeds once per step).
+async fn settled(req: &web_sys::IdbRequest) -> Result<JsValue, JsValue> {
+    let done = js_sys::Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    match wasm_bindgen_futures::JsFuture::from(done).await {
+        Ok(_) => req.result(),
+        Err(e) => Err(req.error().ok().flatten().map_or(e, JsValue::from)),
+    }
+}
+
+/// A head counted by IndexedDB (a count is a non-negative integer).
+fn head_of(n: u32) -> Seq {
+    Seq::from(n)
+}
+
 fn id_key(id: &UnitId) -> Vec<u8> {
     let mut k = Vec::new();
     key::encode_str(id.as_str(), &mut k);
@@ -159,8 +191,8 @@ impl IdbStore {
                 // so any older database walks up to the current one.
                 let old = event.old_version() as u32;
                 if old < 1 {
+                    // (v1 also created `heads`, which v3 drops.)
                     db.create_object_store(EVENTS).build()?;
-                    db.create_object_store(HEADS).build()?;
                     db.create_object_store(CLAIMS).build()?;
                     let units = db.create_object_store(UNITS).build()?;
                     units
@@ -183,6 +215,10 @@ impl IdbStore {
                             .map_err(indexed_db_futures::error::Error::from)?;
                         journal.put(JsValue::from(horizon)).primitive()?;
                     }
+                }
+                if old < 3 && db.object_store_names().any(|n| n == HEADS_V2) {
+                    // Every head it held is its stream's event count.
+                    db.delete_object_store(HEADS_V2)?;
                 }
                 Ok(())
             })
@@ -275,7 +311,6 @@ impl IdbStore {
     ) -> Result<(Vec<CommitOutcome>, Option<Changes>, Option<FeedPos>), StoreError> {
         let err = |e| self.error(e);
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let heads = tx.object_store(HEADS).map_err(err)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
         // Only a commit with unit rows needs their store (a decided group's
         // transaction does not have it).
@@ -301,7 +336,7 @@ impl IdbStore {
         }
         let mut head_reqs = Vec::with_capacity(head_keys.len());
         for k in head_keys.keys() {
-            head_reqs.push(heads.get::<JsValue, _, _>(bytes(k)).primitive().map_err(err)?);
+            head_reqs.push(events.count().with_query::<JsValue, _>(stream_events(k)).primitive().map_err(err)?);
         }
         let feed_req = match feed {
             Some((after, limit)) => Some(journal_page(&journal, after, limit).map_err(err)?),
@@ -313,9 +348,7 @@ impl IdbStore {
             }
         }
         for (slot, req) in head_keys.values_mut().zip(head_reqs) {
-            if let Some(v) = req.await.map_err(err)? {
-                *slot = v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq;
-            }
+            *slot = head_of(req.await.map_err(err)?);
         }
         let mut changes = match (feed, feed_req) {
             (Some((after, limit)), Some(req)) => Some(read_journal_page(req.await.map_err(err)?, after, limit, err)?),
@@ -337,9 +370,7 @@ impl IdbStore {
                         let seq = w.expected + 1 + i as Seq;
                         events.put(bytes(&e.encode())).with_key(bytes(&event_key(&k, seq))).primitive().map_err(err)?;
                     }
-                    let head = w.expected + w.events.len() as Seq;
-                    heads.put(JsValue::from_f64(head as f64)).with_key(bytes(&k)).primitive().map_err(err)?;
-                    head_keys.insert(k, head);
+                    head_keys.insert(k, w.expected + w.events.len() as Seq);
                 }
                 for cl in &c.claims {
                     let k = cl.booking.encode();
@@ -420,10 +451,11 @@ impl IdbStore {
 
     /// The fast path of a group decided inside its transaction: writes sent
     /// with no read before them, and checks that can only confirm or abort.
-    /// A claim is `add`ed (IndexedDB refuses a key that exists); an append
-    /// to an empty stream `add`s its first event (refused if the stream is
-    /// not empty); any other write counts the stream's events from its
-    /// expected seq on (exactly one: the head is the expected seq). Requests
+    /// Claims and events are `add`ed (IndexedDB refuses a key that exists:
+    /// an event key taken means the stream moved on); an append to an empty
+    /// stream needs nothing more (its first event is refused if the stream
+    /// is not empty); any other write also counts the stream's events from
+    /// its expected seq on (exactly one: the head is the expected seq). Requests
     /// run in the order sent, so a commit's checks see the group's earlier
     /// writes. Every commit committed: `Some` (with the position of the
     /// group's journal record); any refusal or failed check: the whole
@@ -440,7 +472,6 @@ impl IdbStore {
         }
         let err = |e| self.error(e);
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let heads = tx.object_store(HEADS).map_err(err)?;
         let claims = tx.object_store(CLAIMS).map_err(err)?;
         let journal = tx.object_store(JOURNAL).map_err(err)?;
         // A refused `add` fails its request: this handler keeps the failure
@@ -462,7 +493,7 @@ impl IdbStore {
         // indexed_db_futures costs more to set up than IndexedDB takes to
         // run the request (measured: ~20 ms of a 64-booking transaction).
         let raw = |e: JsValue| self.js_error(e);
-        let (ev, hd, cl) = (events.as_sys(), heads.as_sys(), claims.as_sys());
+        let (ev, cl) = (events.as_sys(), claims.as_sys());
         let mut checks: Vec<(web_sys::IdbRequest, u32)> = Vec::new();
         let mut appends: Vec<Append> = Vec::new();
         for c in commits {
@@ -474,19 +505,14 @@ impl IdbStore {
                     let want = u32::from(w.expected > 0);
                     checks.push((ev.count_with_key(&range).map_err(raw)?, want));
                 }
+                // Each event `add`ed: a key taken (the stream moved on) is
+                // refused, whatever the checks say.
                 for (i, e) in w.events.iter().enumerate() {
                     let seq = w.expected + 1 + i as Seq;
                     let value = bytes(&e.encode());
-                    let key = bytes(&event_key(&k, seq));
-                    if seq == 1 {
-                        refusable(&ev.add_with_key(&value, &key).map_err(raw)?);
-                    } else {
-                        ev.put_with_key(&value, &key).map_err(raw)?;
-                    }
+                    refusable(&ev.add_with_key(&value, &bytes(&event_key(&k, seq))).map_err(raw)?);
                 }
                 if !w.events.is_empty() {
-                    let head = w.expected + w.events.len() as Seq;
-                    hd.put_with_key(&JsValue::from_f64(head as f64), &bytes(&k)).map_err(raw)?;
                     appends.push(Append { stream: w.stream.clone(), first: w.expected + 1, events: w.events.clone() });
                 }
             }
@@ -778,19 +804,21 @@ impl IdbStore {
     /// Stream slices read inside an open transaction: every request sent at
     /// once, then awaited. A read from the start needs one request (seqs are
     /// contiguous from 1, so the head is the number of events); a read after
-    /// some seq also reads the head, which may be below it.
+    /// some seq also counts the stream's events (its head may be below that
+    /// seq).
     async fn read_in(
         &self,
         events: &indexed_db_futures::object_store::ObjectStore<'_>,
-        heads: &indexed_db_futures::object_store::ObjectStore<'_>,
         reqs: &[ReadReq],
     ) -> Result<Vec<StreamSlice>, StoreError> {
         let err = |e| self.error(e);
         let mut pending = Vec::with_capacity(reqs.len());
         for r in reqs {
             let k = r.stream.encode();
-            let head =
-                if r.after > 0 { Some(heads.get::<JsValue, _, _>(bytes(&k)).primitive().map_err(err)?) } else { None };
+            let head = match r.after {
+                0 => None,
+                _ => Some(events.count().with_query::<JsValue, _>(stream_events(&k)).primitive().map_err(err)?),
+            };
             let from = event_key(&k, r.after.saturating_add(1));
             let to = event_key(&k, Seq::MAX);
             let range = indexed_db_futures::KeyRange::Bound(bytes(&from), false, bytes(&to), false);
@@ -806,12 +834,7 @@ impl IdbStore {
             }
             let head = match head {
                 None => evs.len() as Seq,
-                Some(h) => match h.await.map_err(err)? {
-                    None => 0,
-                    Some(v) => {
-                        v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq
-                    }
-                },
+                Some(n) => head_of(n.await.map_err(err)?),
             };
             out.push(StreamSlice { head, events: evs });
         }
@@ -852,13 +875,12 @@ impl Store for IdbStore {
         // Streams too: one readonly transaction over rows and streams, so
         // that both are of one state: the window with its rows again, then
         // every head and every event range it asks for, all at once.
-        let tx = self.tx_on(&[UNITS, EVENTS, HEADS], TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[UNITS, EVENTS], TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let heads = tx.object_store(HEADS).map_err(err)?;
         let found = self.index_rows(&units, range, kr).await?;
         let reqs: Vec<ReadReq> = found.iter().flat_map(|(_, r)| reads(r)).collect();
-        let slices = self.read_in(&events, &heads, &reqs).await?;
+        let slices = self.read_in(&events, &reqs).await?;
         let (entries, rows) = found.into_iter().map(|(e, r)| (e, Some(r))).unzip();
         Ok(Window { entries, rows, reads: reqs, slices })
     }
@@ -904,10 +926,9 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let err = |e| self.error(e);
-        let tx = self.tx_on(&STREAM_STORES, TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[EVENTS], TransactionMode::Readonly)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let heads = tx.object_store(HEADS).map_err(err)?;
-        self.read_in(&events, &heads, reqs).await
+        self.read_in(&events, reqs).await
     }
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -1028,32 +1049,82 @@ impl Store for IdbStore {
     }
 
     async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
-        let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
+        if key_range(range).is_none() || range.limit == 0 {
+            return Ok(Vec::new());
+        }
         let err = |e| self.error(e);
-        let tx = self.tx_on(&[HEADS], TransactionMode::Readonly)?;
-        let heads = tx.object_store(HEADS).map_err(err)?;
+        let raw = |e: JsValue| self.js_error(e);
+        let tx = self.tx_on(&[EVENTS], TransactionMode::Readonly)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let ev = events.as_sys();
+        // The range bounds stream keys; as bounds of event keys they take
+        // in every event of the streams in it, and maybe of a stream at a
+        // bound that is not (filtered below).
+        let bounds = match &range.end {
+            Some(end) => web_sys::IdbKeyRange::bound_with_lower_open_and_upper_open(
+                &bytes(&range.start),
+                &bytes(end),
+                false,
+                true,
+            ),
+            None => web_sys::IdbKeyRange::lower_bound(&bytes(&range.start)),
+        }
+        .map_err(raw)?;
+        let dir = if range.reverse { web_sys::IdbCursorDirection::Prev } else { web_sys::IdbCursorDirection::Next };
+        let cursor_req = ev.open_key_cursor_with_range_and_direction(&bounds, dir).map_err(raw)?;
+        // One cursor step per stream: backwards, the step lands on a
+        // stream's last event (its seq is the head), then jumps below the
+        // stream; forwards it lands on the first event, the head is
+        // counted, then it jumps past the stream.
         let mut out = Vec::new();
-        if range.limit == 0 {
-            return Ok(out);
-        }
-        let Some(mut cursor) =
-            heads.open_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
-        else {
-            return Ok(out);
-        };
+        let mut counted: Vec<(StreamId, web_sys::IdbRequest)> = Vec::new();
         loop {
-            // The record first: it moves the cursor, then the key is its own.
-            let Some(v) = cursor.next_record::<JsValue>().await.map_err(err)? else { break };
-            let k: Option<JsValue> = cursor.key().map_err(err)?;
-            let k = k.and_then(|k| to_vec(&k)).ok_or_else(|| corrupt("stream key"))?;
-            let stream = StreamId::decode(&k)?;
-            let head = v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).ok_or_else(|| corrupt("head"))? as Seq;
-            out.push((stream, head));
-            if out.len() >= range.limit as usize {
-                break;
+            let at = settled(&cursor_req).await.map_err(raw)?;
+            let Some(cursor) = at.dyn_ref::<web_sys::IdbCursor>() else { break };
+            let key = cursor.key().ok().and_then(|k| to_vec(&k)).ok_or_else(|| corrupt("event key"))?;
+            let Some(split) = key.len().checked_sub(8).filter(|n| *n > 0) else { return Err(corrupt("event key")) };
+            let (stream_key, seq) = key.split_at(split);
+            let seq = Seq::from_be_bytes(seq.try_into().map_err(|_| corrupt("event key"))?);
+            if range.contains(stream_key) {
+                let stream = StreamId::decode(stream_key)?;
+                // Backwards, the landing is the last event unless the range
+                // ends inside the stream's keys (then it is counted too).
+                let cut = range.end.as_ref().is_some_and(|e| event_key(stream_key, Seq::MAX) >= *e);
+                if range.reverse && !cut {
+                    out.push((stream, seq));
+                } else {
+                    let within = raw_stream_events(stream_key).map_err(raw)?;
+                    let count = ev.count_with_key(&within).map_err(raw)?;
+                    counted.push((stream, count));
+                }
+                if out.len() + counted.len() >= range.limit as usize {
+                    // The last count may still run (nothing sent after it).
+                    if let Some((_, last)) = counted.last() {
+                        settled(last).await.map_err(raw)?;
+                    }
+                    break;
+                }
             }
+            let next = if range.reverse {
+                event_key(stream_key, 0) // the greatest key at or below it: the stream before's last
+            } else {
+                let mut past = event_key(stream_key, Seq::MAX);
+                past.push(0);
+                past
+            };
+            cursor.continue_with_key(&bytes(&next)).map_err(raw)?;
         }
-        Ok(out)
+        // Requests finish in the order sent: every count has (each was sent
+        // before the cursor's next step, or awaited above).
+        let mut heads = Vec::with_capacity(counted.len());
+        for (stream, count) in counted {
+            let n = count.result().ok().and_then(|n| n.as_f64()).filter(|f| *f >= 0.0 && f.fract() == 0.0);
+            heads.push((stream, n.ok_or_else(|| corrupt("event count"))? as Seq));
+        }
+        // Forwards every head was counted; backwards at most the first
+        // stream's (the one the range's end may cut), which comes first.
+        heads.append(&mut out);
+        Ok(heads)
     }
 
     async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {

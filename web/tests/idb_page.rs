@@ -225,6 +225,155 @@ async fn a_v1_database_upgrades_with_a_horizon_in_its_journal() {
     assert!(!c.gap && c.pos == 0 && c.appends.is_empty(), "{c:?}");
 }
 
+/// A web-sys request's result, once it succeeds.
+async fn done(req: &web_sys::IdbRequest) -> JsValue {
+    let p = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    wasm_bindgen_futures::JsFuture::from(p).await.expect("request failed");
+    req.result().unwrap()
+}
+
+/// The stores schema v2 and v3 share, whose records are the same in both.
+const SHARED_V2: [&str; 4] = ["events", "claims", "units", "journal"];
+
+/// Makes `dst` a schema version 2 database (the layout of the build before
+/// v3) holding the records of `src`, a database of this build, with the
+/// `heads` store v2 kept beside the events: each stream's last seq.
+async fn copy_as_v2(src: &str, dst: &str) {
+    let db: web_sys::IdbDatabase = wasm_bindgen_futures::JsFuture::from(raw_open(src, allot_web::idb::SCHEMA_VERSION))
+        .await
+        .unwrap()
+        .unchecked_into();
+    let names = js_sys::Array::new();
+    for s in SHARED_V2 {
+        names.push(&s.into());
+    }
+    let tx = db.transaction_with_str_sequence(&names).unwrap();
+    let mut dumped = Vec::new();
+    for s in SHARED_V2 {
+        let store = tx.object_store(s).unwrap();
+        let keys = done(&store.get_all_keys().unwrap()).await;
+        let values = done(&store.get_all().unwrap()).await;
+        dumped.push((s, js_sys::Array::from(&keys), js_sys::Array::from(&values)));
+    }
+    db.close();
+    let dst = dst.to_string();
+    let p = Promise::new(&mut |resolve, reject| {
+        let factory: web_sys::IdbFactory =
+            js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+        let req = factory.open_with_u32(&dst, 2).unwrap();
+        let r1 = req.clone();
+        let dumped = dumped.clone();
+        let upgrade = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let db: web_sys::IdbDatabase = r1.result().unwrap().unchecked_into();
+            for s in ["events", "heads", "claims"] {
+                db.create_object_store(s).unwrap();
+            }
+            let units = db.create_object_store("units").unwrap();
+            let p = web_sys::IdbIndexParameters::new();
+            p.set_multi_entry(true);
+            units.create_index_with_str_and_optional_parameters("ikeys", "ikeys", &p).unwrap();
+            let jp = web_sys::IdbObjectStoreParameters::new();
+            jp.set_auto_increment(true);
+            jp.set_key_path(&"k".into());
+            db.create_object_store_with_optional_parameters("journal", &jp).unwrap();
+            let tx = r1.transaction().unwrap();
+            let mut heads: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+            for (s, keys, values) in &dumped {
+                let store = tx.object_store(s).unwrap();
+                for (k, v) in keys.iter().zip(values.iter()) {
+                    if *s == "journal" {
+                        store.put(&v).unwrap(); // its key is in the record
+                        continue;
+                    }
+                    store.put_with_key(&v, &k).unwrap();
+                    if *s == "events" {
+                        let k = js_sys::Uint8Array::new(&k).to_vec();
+                        let (stream, seq) = k.split_at(k.len() - 8);
+                        let seq = u64::from_be_bytes(seq.try_into().unwrap());
+                        let head = heads.entry(stream.to_vec()).or_default();
+                        *head = (*head).max(seq);
+                    }
+                }
+            }
+            let store = tx.object_store("heads").unwrap();
+            for (stream, head) in heads {
+                let k: JsValue = js_sys::Uint8Array::from(stream.as_slice()).into();
+                store.put_with_key(&JsValue::from_f64(head as f64), &k).unwrap();
+            }
+        });
+        let r2 = req.clone();
+        let ok = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let db: web_sys::IdbDatabase = r2.result().unwrap().unchecked_into();
+            db.close();
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let err = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = reject.call1(&JsValue::NULL, &"open failed".into());
+        });
+        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(err.unchecked_ref()));
+    });
+    wasm_bindgen_futures::JsFuture::from(p).await.unwrap();
+}
+
+/// The stores a database of `version` has, through a raw connection.
+async fn store_names(name: &str, version: u32) -> Vec<String> {
+    let db: web_sys::IdbDatabase =
+        wasm_bindgen_futures::JsFuture::from(raw_open(name, version)).await.unwrap().unchecked_into();
+    let list = db.object_store_names();
+    let names = (0..list.length()).filter_map(|i| list.item(i)).collect();
+    db.close();
+    names
+}
+
+/// A version 2 database (with a `heads` store) upgrades in place to v3,
+/// which counts heads instead: the store goes, every booking made before
+/// stays, and heads, replays and the capacity check see them.
+#[wasm_bindgen_test]
+async fn a_v2_database_upgrades_to_counted_heads_keeping_its_bookings() {
+    use allot_core::{
+        Part, Store, StreamId,
+        store::{KeyRange, ReadReq},
+    };
+    let src = unique("v3-source");
+    {
+        let store = IdbStore::open(&src, Durability::Default).await.unwrap();
+        define_tour(&store, 3).await;
+        let mut a = Allot::new(&store);
+        for who in ["ada", "bob"] {
+            assert!(matches!(a.book(&seat(who), NOW).await.unwrap(), Outcome::Booked { .. }));
+        }
+        store.close();
+    }
+    let old = unique("v2");
+    copy_as_v2(&src, &old).await;
+    assert!(store_names(&old, 2).await.contains(&"heads".to_string()), "the v2 layout");
+    let store = IdbStore::open(&old, Durability::Default).await.unwrap();
+    store.close();
+    let names = store_names(&old, allot_web::idb::SCHEMA_VERSION).await;
+    assert_eq!(names, ["claims", "events", "journal", "units"], "upgraded: no heads");
+    let store = IdbStore::open(&old, Durability::Default).await.unwrap();
+    let tour = UnitId::new("tour").unwrap();
+    let main = StreamId::new(&tour, Part::Main);
+    let heads = store.scan_streams(&KeyRange::all(10)).await.unwrap();
+    assert_eq!(heads, vec![(StreamId::new(&tour, Part::Def), 1), (main.clone(), 2)]);
+    let back = store.scan_streams(&KeyRange { reverse: true, ..KeyRange::all(10) }).await.unwrap();
+    assert_eq!(back, vec![(main.clone(), 2), (StreamId::new(&tour, Part::Def), 1)]);
+    let slice = store.read_streams(&[ReadReq { stream: main.clone(), after: 1 }]).await.unwrap();
+    assert_eq!((slice[0].head, slice[0].events.len()), (2, 1));
+    let mut c = Allot::new(&store);
+    assert!(matches!(c.book(&seat("ada"), NOW).await.unwrap(), Outcome::Booked { replayed: true, .. }));
+    assert!(matches!(c.book(&seat("cy"), NOW).await.unwrap(), Outcome::Booked { .. }));
+    assert!(matches!(Allot::new(&store).book(&seat("dee"), NOW).await.unwrap(), Outcome::Full { .. }));
+    let report = allot_core::verify(&store, NOW, &[], &VerifyOptions::default()).await.unwrap();
+    assert!(report.is_ok() && report.live_bookings == 3, "{report:?}");
+    store.close();
+}
+
 // ---------------------------------------------------------------- JS API
 
 async fn js_db(name: &str) -> Db {
