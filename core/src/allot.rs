@@ -204,7 +204,7 @@ pub struct Allot<S> {
     pub(crate) store: S,
     pub config: Config,
     pub(crate) stats: Stats,
-    schema: Option<Schema>,
+    pub(crate) schema: Option<Schema>,
     pub(crate) units: HashMap<UnitId, Arc<UnitRow>>,
     /// Index entries read, kept while the feed shows no unit changing.
     pub(crate) mirror: Mirror,
@@ -225,18 +225,25 @@ pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
     StoreError::Corrupt(DecodeError::Malformed { what, reason })
 }
 
-/// Applies one read of the feed (made after `after`) to a client's cache:
-/// a function of the cache's parts rather than a method, so that it can run
-/// inside [`Store::decide_group`] while the store is borrowed.
+/// The parts of a client's cache that the change feed brings up to date,
+/// borrowed apart from the store so that a feed read inside
+/// [`Store::decide_group`] is applied too.
+pub(crate) struct FeedCache<'a> {
+    pub rosters: &'a mut HashMap<StreamId, Roster>,
+    pub units: &'a mut HashMap<UnitId, Arc<UnitRow>>,
+    pub mirror: &'a mut Mirror,
+    pub schema: &'a mut Option<Schema>,
+    pub feed: &'a mut Feed,
+}
+
+/// Applies one read of the feed (made after `after`) to a client's cache.
 pub(crate) fn apply_feed(
-    rosters: &mut HashMap<StreamId, Roster>,
-    units: &mut HashMap<UnitId, Arc<UnitRow>>,
-    mirror: &mut Mirror,
-    feed: &mut Feed,
+    cache: FeedCache<'_>,
     roster_cache_max: usize,
     after: FeedPos,
     changes: Changes,
 ) -> Result<(), StoreError> {
+    let FeedCache { rosters, units, mirror, schema, feed } = cache;
     let Feed::At { mut complete, .. } = *feed else { return Ok(()) };
     if changes.pos < after {
         return Err(corrupt("change feed", "the feed went backwards"));
@@ -257,6 +264,17 @@ pub(crate) fn apply_feed(
                 units.remove(&unit);
             }
             mirror.clear();
+            if a.stream.is_catalog() {
+                // The schema follows the catalog when the appends continue
+                // it (a client that booted from the origin never reads the
+                // catalog stream). After a hole it stays behind: a schema can
+                // only lack indexes, and a missing one is read.
+                match schema {
+                    Some(s) if s.seq + 1 == a.first => s.extend(&a.events),
+                    None if a.first == 1 => schema.get_or_insert_default().extend(&a.events),
+                    _ => {}
+                }
+            }
             continue;
         }
         match rosters.get_mut(&a.stream) {
@@ -580,8 +598,14 @@ impl<S: Store> Allot<S> {
 
     /// Applies one read of the feed (made after `after`) to the cache.
     pub(crate) fn apply_changes(&mut self, after: FeedPos, changes: Changes) -> Result<(), StoreError> {
-        let cache_max = self.config.roster_cache_max;
-        apply_feed(&mut self.rosters, &mut self.units, &mut self.mirror, &mut self.feed, cache_max, after, changes)
+        let cache = FeedCache {
+            rosters: &mut self.rosters,
+            units: &mut self.units,
+            mirror: &mut self.mirror,
+            schema: &mut self.schema,
+            feed: &mut self.feed,
+        };
+        apply_feed(cache, self.config.roster_cache_max, after, changes)
     }
 
     /// Makes room in the roster cache for `more` streams (dropping it all:
@@ -878,6 +902,9 @@ impl<S: Store> Allot<S> {
         if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
             return Ok(o);
         }
+        // The feed (it brings the schema along; observing candidates reads
+        // it anyway).
+        self.catch_up().await?;
         let Some(def) = self.index_def(&req.query.index).await? else {
             return Err(BookError::UnknownIndex { index: req.query.index.clone() });
         };

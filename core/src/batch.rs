@@ -20,7 +20,9 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::allot::{Allot, BookAnyReq, Feed, Hint, Pick, apply_feed, check_ask, corrupt, rosters_in, spread_hash};
+use crate::allot::{
+    Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, rosters_in, spread_hash,
+};
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::UnitRow;
 use crate::limits::*;
@@ -113,6 +115,10 @@ impl<S: Store> Allot<S> {
         // read): a replayed request's commit meets its claim and answers
         // `Duplicate` (claims are checked first), and a request about to be
         // answered without a commit (sold out) checks its claim at the end.
+        // The feed first: it brings the schema along (a client that
+        // follows it from the origin never reads the catalog stream), and
+        // the first round needs it anyway.
+        self.catch_up().await?;
         // Groups sharing a walk.
         let mut groups: Vec<Group> = Vec::new();
         for &i in &live {
@@ -231,6 +237,7 @@ impl<S: Store> Allot<S> {
                 let rosters = &mut self.rosters;
                 let units = &mut self.units;
                 let mirror = &mut self.mirror;
+                let schema = &mut self.schema;
                 let feed = &mut self.feed;
                 let cache_max = self.config.roster_cache_max;
                 let already_booked = &mut self.stats.already_booked;
@@ -238,7 +245,8 @@ impl<S: Store> Allot<S> {
                     if let (Some(pos), Some(changes)) = (following, changes) {
                         page_stale = changes.gap || changes.more;
                         if !changes.gap {
-                            apply_feed(rosters, units, mirror, feed, cache_max, pos, changes)?;
+                            let cache = FeedCache { rosters, units, mirror, schema, feed };
+                            apply_feed(cache, cache_max, pos, changes)?;
                         }
                     }
                     let round = Round { reqs, fingerprints: &fingerprints, now, rosters };

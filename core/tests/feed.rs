@@ -16,12 +16,13 @@ const NOW: u64 = 1_000;
 struct Counting {
     inner: MemStore,
     streams_read: Cell<usize>,
+    catalog_reads: Cell<usize>,
     decided: Cell<usize>,
 }
 
 impl Counting {
     fn new(inner: MemStore) -> Self {
-        Self { inner, streams_read: Cell::new(0), decided: Cell::new(0) }
+        Self { inner, streams_read: Cell::new(0), catalog_reads: Cell::new(0), decided: Cell::new(0) }
     }
 }
 
@@ -29,6 +30,8 @@ impl Store for Counting {
     async fn read_streams(&self, r: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
         let booking = r.iter().filter(|q| q.stream.part != Part::Def).count();
         self.streams_read.set(self.streams_read.get() + booking);
+        let catalog = r.iter().filter(|q| q.stream.is_catalog()).count();
+        self.catalog_reads.set(self.catalog_reads.get() + catalog);
         self.inner.read_streams(r).await
     }
     async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -234,4 +237,36 @@ fn a_batch_that_finds_everything_taken_opens_no_transaction() {
         let again = pollster::block_on(Allot::new(&store).book_any_many(&first[..1], NOW));
         assert!(matches!(again[..], [Ok(Outcome::Booked { replayed: true, .. })]), "{again:?}");
     }
+}
+
+#[test]
+fn a_client_following_the_feed_learns_the_schema_from_it() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 10);
+    let mut c = Allot::new(&store);
+    let before = store.catalog_reads.get();
+    let out = pollster::block_on(c.book_any_many(&[any(0), any(1)], NOW));
+    assert!(out.iter().all(|o| matches!(o, Ok(Outcome::Booked { .. }))), "{out:?}");
+    assert!(matches!(pollster::block_on(c.book_any(&any(2), NOW)), Ok(Outcome::Booked { .. })));
+    assert_eq!(store.catalog_reads.get(), before, "the index came with the feed");
+    // An index defined later by another client arrives the same way.
+    let by_rev = IndexDef::single("rev", "price", KeyType::U32).unwrap();
+    pollster::block_on(Allot::new(&store).define_index(&by_rev, NOW)).unwrap();
+    let before = store.catalog_reads.get();
+    let req = BookAnyReq { query: IndexQuery::all("rev"), ..any(3) };
+    assert!(matches!(pollster::block_on(c.book_any(&req, NOW)), Ok(Outcome::Booked { .. })));
+    assert_eq!(store.catalog_reads.get(), before);
+    // And a name no client defined is still looked up, and refused.
+    let req = BookAnyReq { query: IndexQuery::all("nope"), ..any(4) };
+    assert!(matches!(pollster::block_on(c.book_any(&req, NOW)), Err(BookError::UnknownIndex { .. })));
+    assert_eq!(store.catalog_reads.get(), before + 1);
+
+    // Without a feed the catalog is read once, then the schema is cached.
+    let plain = Counting::new(MemStore::new());
+    rooms(&plain, 10);
+    let before = plain.catalog_reads.get();
+    let mut c = Allot::new(&plain);
+    pollster::block_on(c.book_any_many(&[any(0), any(1)], NOW));
+    pollster::block_on(c.book_any(&any(2), NOW)).unwrap();
+    assert_eq!(plain.catalog_reads.get(), before + 1);
 }
