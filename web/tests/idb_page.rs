@@ -163,25 +163,18 @@ async fn a_version_change_closes_the_connection_with_a_typed_error() {
     assert_eq!(err.code(), "E_VERSION_CHANGE", "{err}");
 }
 
-/// Creates `name` with schema version 1 (before the journal), as an older
-/// allot build did.
-fn raw_create_v1(name: &str) -> Promise {
+/// Creates `name` at `version` through a raw connection, `upgrade` making
+/// its stores (and writing into them) in the version change transaction.
+fn raw_create(name: &str, version: u32, upgrade: impl FnOnce(&web_sys::IdbOpenDbRequest) + 'static) -> Promise {
     let name = name.to_string();
+    let mut upgrade = Some(upgrade);
     Promise::new(&mut |resolve, reject| {
         let factory: web_sys::IdbFactory =
             js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
-        let req = factory.open_with_u32(&name, 1).unwrap();
+        let req = factory.open_with_u32(&name, version).unwrap();
         let r1 = req.clone();
-        let upgrade = wasm_bindgen::closure::Closure::once_into_js(move || {
-            let db: web_sys::IdbDatabase = r1.result().unwrap().unchecked_into();
-            for s in ["events", "heads", "claims"] {
-                db.create_object_store(s).unwrap();
-            }
-            let units = db.create_object_store("units").unwrap();
-            let p = web_sys::IdbIndexParameters::new();
-            p.set_multi_entry(true);
-            units.create_index_with_str_and_optional_parameters("ikeys", "ikeys", &p).unwrap();
-        });
+        let make = upgrade.take().unwrap();
+        let on_upgrade = wasm_bindgen::closure::Closure::once_into_js(move || make(&r1));
         let r2 = req.clone();
         let ok = wasm_bindgen::closure::Closure::once_into_js(move || {
             let db: web_sys::IdbDatabase = r2.result().unwrap().unchecked_into();
@@ -191,10 +184,24 @@ fn raw_create_v1(name: &str) -> Promise {
         let err = wasm_bindgen::closure::Closure::once_into_js(move || {
             let _ = reject.call1(&JsValue::NULL, &"open failed".into());
         });
-        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
         req.set_onsuccess(Some(ok.unchecked_ref()));
         req.set_onerror(Some(err.unchecked_ref()));
     })
+}
+
+/// The stores of schema version 1 (before the journal), as an older allot
+/// build made them.
+fn create_v1_layout(req: &web_sys::IdbOpenDbRequest) -> web_sys::IdbDatabase {
+    let db: web_sys::IdbDatabase = req.result().unwrap().unchecked_into();
+    for s in ["events", "heads", "claims"] {
+        db.create_object_store(s).unwrap();
+    }
+    let units = db.create_object_store("units").unwrap();
+    let p = web_sys::IdbIndexParameters::new();
+    p.set_multi_entry(true);
+    units.create_index_with_str_and_optional_parameters("ikeys", "ikeys", &p).unwrap();
+    db
 }
 
 /// A version 1 database (no journal) upgrades in place: the journal starts
@@ -205,7 +212,7 @@ fn raw_create_v1(name: &str) -> Promise {
 async fn a_v1_database_upgrades_with_a_horizon_in_its_journal() {
     use allot_core::Store;
     let old = unique("v1");
-    wasm_bindgen_futures::JsFuture::from(raw_create_v1(&old)).await.unwrap();
+    wasm_bindgen_futures::JsFuture::from(raw_create(&old, 1, |req| drop(create_v1_layout(req)))).await.unwrap();
     let store = IdbStore::open(&old, Durability::Default).await.unwrap();
     let from_origin = store.changes(0, 100).await.unwrap().unwrap();
     assert!(from_origin.gap && from_origin.appends.is_empty(), "{from_origin:?}");
@@ -259,65 +266,38 @@ async fn copy_as_v2(src: &str, dst: &str) {
         dumped.push((s, js_sys::Array::from(&keys), js_sys::Array::from(&values)));
     }
     db.close();
-    let dst = dst.to_string();
-    let p = Promise::new(&mut |resolve, reject| {
-        let factory: web_sys::IdbFactory =
-            js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
-        let req = factory.open_with_u32(&dst, 2).unwrap();
-        let r1 = req.clone();
-        let dumped = dumped.clone();
-        let upgrade = wasm_bindgen::closure::Closure::once_into_js(move || {
-            let db: web_sys::IdbDatabase = r1.result().unwrap().unchecked_into();
-            for s in ["events", "heads", "claims"] {
-                db.create_object_store(s).unwrap();
-            }
-            let units = db.create_object_store("units").unwrap();
-            let p = web_sys::IdbIndexParameters::new();
-            p.set_multi_entry(true);
-            units.create_index_with_str_and_optional_parameters("ikeys", "ikeys", &p).unwrap();
-            let jp = web_sys::IdbObjectStoreParameters::new();
-            jp.set_auto_increment(true);
-            jp.set_key_path(&"k".into());
-            db.create_object_store_with_optional_parameters("journal", &jp).unwrap();
-            let tx = r1.transaction().unwrap();
-            let mut heads: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
-            for (s, keys, values) in &dumped {
-                let store = tx.object_store(s).unwrap();
-                for (k, v) in keys.iter().zip(values.iter()) {
-                    if *s == "journal" {
-                        store.put(&v).unwrap(); // its key is in the record
-                        continue;
-                    }
-                    store.put_with_key(&v, &k).unwrap();
-                    if *s == "events" {
-                        let k = js_sys::Uint8Array::new(&k).to_vec();
-                        let (stream, seq) = k.split_at(k.len() - 8);
-                        let seq = u64::from_be_bytes(seq.try_into().unwrap());
-                        let head = heads.entry(stream.to_vec()).or_default();
-                        *head = (*head).max(seq);
-                    }
+    let v2 = raw_create(dst, 2, move |req| {
+        let db = create_v1_layout(req);
+        let jp = web_sys::IdbObjectStoreParameters::new();
+        jp.set_auto_increment(true);
+        jp.set_key_path(&"k".into());
+        db.create_object_store_with_optional_parameters("journal", &jp).unwrap();
+        let tx = req.transaction().unwrap();
+        let mut heads: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for (s, keys, values) in &dumped {
+            let store = tx.object_store(s).unwrap();
+            for (k, v) in keys.iter().zip(values.iter()) {
+                if *s == "journal" {
+                    store.put(&v).unwrap(); // its key is in the record
+                    continue;
+                }
+                store.put_with_key(&v, &k).unwrap();
+                if *s == "events" {
+                    let k = js_sys::Uint8Array::new(&k).to_vec();
+                    let (stream, seq) = k.split_at(k.len() - 8);
+                    let seq = u64::from_be_bytes(seq.try_into().unwrap());
+                    let head = heads.entry(stream.to_vec()).or_default();
+                    *head = (*head).max(seq);
                 }
             }
-            let store = tx.object_store("heads").unwrap();
-            for (stream, head) in heads {
-                let k: JsValue = js_sys::Uint8Array::from(stream.as_slice()).into();
-                store.put_with_key(&JsValue::from_f64(head as f64), &k).unwrap();
-            }
-        });
-        let r2 = req.clone();
-        let ok = wasm_bindgen::closure::Closure::once_into_js(move || {
-            let db: web_sys::IdbDatabase = r2.result().unwrap().unchecked_into();
-            db.close();
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-        let err = wasm_bindgen::closure::Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::NULL, &"open failed".into());
-        });
-        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
-        req.set_onsuccess(Some(ok.unchecked_ref()));
-        req.set_onerror(Some(err.unchecked_ref()));
+        }
+        let store = tx.object_store("heads").unwrap();
+        for (stream, head) in heads {
+            let k: JsValue = js_sys::Uint8Array::from(stream.as_slice()).into();
+            store.put_with_key(&JsValue::from_f64(head as f64), &k).unwrap();
+        }
     });
-    wasm_bindgen_futures::JsFuture::from(p).await.unwrap();
+    wasm_bindgen_futures::JsFuture::from(v2).await.unwrap();
 }
 
 /// The stores a database of `version` has, through a raw connection.
