@@ -269,10 +269,12 @@ pub(crate) fn apply_feed(
                 // it (a client that booted from the origin never reads the
                 // catalog stream). After a hole it stays behind: a schema can
                 // only lack indexes, and a missing one is read.
-                match schema {
-                    Some(s) if s.seq + 1 == a.first => s.extend(&a.events),
-                    None if a.first == 1 => schema.get_or_insert_default().extend(&a.events),
-                    _ => {}
+                let known = schema.as_ref().map_or(0, |s| s.seq);
+                if a.first <= known + 1 && known < last {
+                    // The events it lacks (an append can overlap what a
+                    // direct read of the catalog already gave it).
+                    let new = &a.events[(known + 1 - a.first) as usize..];
+                    schema.get_or_insert_default().extend(new);
                 }
             }
             continue;
@@ -1696,6 +1698,36 @@ fn gave_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_takes_from_the_feed_only_the_catalog_events_it_lacks() {
+        let def = |name: &str| IndexDef::single(name, "price", crate::key::KeyType::U32).unwrap();
+        let defined = |name: &str| Event::IndexDefined { def: def(name), at: 1 };
+        let append = |first, names: &[&str]| Append {
+            stream: StreamId::catalog(),
+            first,
+            events: names.iter().map(|n| defined(n)).collect(),
+        };
+        let (mut rosters, mut units, mut mirror) = (HashMap::new(), HashMap::new(), Mirror::default());
+        let mut feed = Feed::At { pos: 0, complete: true };
+        // Read directly up to seq 2; the feed then brings 2..=3, then 5 (a hole).
+        let mut schema = Some(Schema::replay(&[defined("a"), defined("b")]));
+        for (pos, a) in [(1, append(2, &["b", "c"])), (2, append(5, &["e"]))] {
+            let changes = Changes { pos, appends: alloc::vec![a], more: false, gap: false };
+            let cache = FeedCache {
+                rosters: &mut rosters,
+                units: &mut units,
+                mirror: &mut mirror,
+                schema: &mut schema,
+                feed: &mut feed,
+            };
+            apply_feed(cache, 16, pos - 1, changes).unwrap();
+        }
+        let s = schema.unwrap();
+        assert_eq!(s.seq, 3, "seq 4 never came: the schema stops before the hole");
+        let names: Vec<&str> = s.indexes.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
 
     #[test]
     fn spread_points_fall_inside_the_range_in_order() {
