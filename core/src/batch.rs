@@ -511,9 +511,7 @@ impl<S: Store> Allot<S> {
                 let Window { entries, rows, reads, slices } = window;
                 self.absorb(reads, slices)?;
                 if matches!(self.feed, Feed::At { .. }) {
-                    let found: Vec<(IndexEntry, Option<Arc<UnitRow>>)> =
-                        entries.iter().cloned().zip(rows.iter().cloned()).collect();
-                    self.mirror.record(&cur, &found, self.config.unit_cache_max);
+                    self.mirror.record(&cur, &entries, &rows, self.config.unit_cache_max);
                 }
                 (entries, rows)
             }

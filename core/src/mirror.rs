@@ -110,15 +110,16 @@ impl Mirror {
     }
 
     /// Records what a forward read of `range` returned: its entries in key
-    /// order with their rows (a missing row: nothing is recorded). Past
-    /// `entries_max` entries the mirror starts over.
+    /// order and their rows, one each (a missing row: nothing is recorded).
+    /// Past `entries_max` entries the mirror starts over.
     pub(crate) fn record(
         &mut self,
         range: &KeyRange,
-        found: &[(IndexEntry, Option<Arc<UnitRow>>)],
+        found: &[IndexEntry],
+        rows: &[Option<Arc<UnitRow>>],
         entries_max: usize,
     ) {
-        if range.reverse || range.limit == 0 || found.iter().any(|(_, r)| r.is_none()) {
+        if range.reverse || range.limit == 0 || found.len() != rows.len() || rows.iter().any(Option::is_none) {
             return;
         }
         if self.entries.len() + found.len() > entries_max {
@@ -130,7 +131,7 @@ impl Mirror {
         // A full window is complete up to and including its last key;
         // a short one up to the range's end.
         let end = match found.last() {
-            Some((last, _)) if found.len() >= range.limit as usize => {
+            Some(last) if found.len() >= range.limit as usize => {
                 let mut after = last.key.clone();
                 after.push(0); // the least key above `last`
                 Some(after)
@@ -140,7 +141,7 @@ impl Mirror {
         if end.as_ref().is_some_and(|e| *e <= range.start) {
             return;
         }
-        for (entry, row) in found {
+        for (entry, row) in found.iter().zip(rows) {
             if let Some(row) = row {
                 self.entries.insert(entry.key.clone(), (entry.unit.clone(), row.clone()));
             }
@@ -185,6 +186,11 @@ mod tests {
         Arc::new(UnitRow { spec, version: 1, retired: false, index_keys: vec![] })
     }
 
+    fn rec(m: &mut Mirror, r: &KeyRange, f: &[(IndexEntry, Option<Arc<UnitRow>>)], max: usize) {
+        let (entries, rows): (Vec<_>, Vec<_>) = f.iter().cloned().unzip();
+        m.record(r, &entries, &rows, max);
+    }
+
     fn found(keys: &[u8]) -> Vec<(IndexEntry, Option<Arc<UnitRow>>)> {
         keys.iter()
             .map(|k| {
@@ -206,7 +212,7 @@ mod tests {
     #[test]
     fn a_full_window_covers_up_to_its_last_key_only() {
         let mut m = Mirror::default();
-        m.record(&range(10, Some(100), 3), &found(&[10, 20, 30]), 100);
+        rec(&mut m, &range(10, Some(100), 3), &found(&[10, 20, 30]), 100);
         assert_eq!(keys(m.window(&range(10, Some(100), 3))), Some(vec![10, 20, 30]));
         assert_eq!(keys(m.window(&range(10, Some(100), 2))), Some(vec![10, 20]));
         assert_eq!(keys(m.window(&range(15, Some(100), 2))), Some(vec![20, 30]));
@@ -225,7 +231,7 @@ mod tests {
     #[test]
     fn a_short_window_covers_its_whole_range() {
         let mut m = Mirror::default();
-        m.record(&range(10, Some(100), 5), &found(&[20, 30]), 100);
+        rec(&mut m, &range(10, Some(100), 5), &found(&[20, 30]), 100);
         assert_eq!(keys(m.window(&range(10, Some(100), 5))), Some(vec![20, 30]));
         assert_eq!(keys(m.window(&range(50, Some(100), 5))), Some(vec![]));
         assert_eq!(keys(m.window(&range(50, Some(101), 5))), None);
@@ -237,11 +243,11 @@ mod tests {
     #[test]
     fn touching_reads_join_and_an_unbounded_one_covers_the_rest() {
         let mut m = Mirror::default();
-        m.record(&range(0, None, 2), &found(&[1, 2]), 100);
-        m.record(&KeyRange { start: vec![2, 0], ..range(0, None, 2) }, &found(&[3, 4]), 100);
+        rec(&mut m, &range(0, None, 2), &found(&[1, 2]), 100);
+        rec(&mut m, &KeyRange { start: vec![2, 0], ..range(0, None, 2) }, &found(&[3, 4]), 100);
         assert_eq!(m.covered.len(), 1);
         assert_eq!(keys(m.window(&range(0, None, 4))), Some(vec![1, 2, 3, 4]));
-        m.record(&KeyRange { start: vec![4, 0], ..range(0, None, 2) }, &found(&[9]), 100);
+        rec(&mut m, &KeyRange { start: vec![4, 0], ..range(0, None, 2) }, &found(&[9]), 100);
         assert_eq!(keys(m.window(&range(0, None, 10))), Some(vec![1, 2, 3, 4, 9]));
         assert_eq!(m.covered, vec![(vec![0], None)]);
     }
@@ -251,10 +257,10 @@ mod tests {
         let mut m = Mirror::default();
         let mut f = found(&[1, 2]);
         f[1].1 = None;
-        m.record(&range(0, Some(9), 5), &f, 100);
+        rec(&mut m, &range(0, Some(9), 5), &f, 100);
         assert_eq!(keys(m.window(&range(0, Some(9), 5))), None);
-        m.record(&range(0, Some(9), 5), &found(&[1, 2]), 3);
-        m.record(&range(20, Some(29), 5), &found(&[21, 22]), 3);
+        rec(&mut m, &range(0, Some(9), 5), &found(&[1, 2]), 3);
+        rec(&mut m, &range(20, Some(29), 5), &found(&[21, 22]), 3);
         assert_eq!(m.len(), 2);
         assert_eq!(keys(m.window(&range(0, Some(9), 5))), None);
         assert_eq!(keys(m.window(&range(20, Some(29), 5))), Some(vec![21, 22]));

@@ -147,14 +147,16 @@ fn event_key(stream: &[u8], seq: Seq) -> Vec<u8> {
     k
 }
 
-/// Every event key of the stream keyed `stream`: counted, its head.
-fn stream_events(stream: &[u8]) -> indexed_db_futures::KeyRange<JsValue> {
-    indexed_db_futures::KeyRange::Bound(bytes(&event_key(stream, 1)), false, bytes(&event_key(stream, Seq::MAX)), false)
+/// The first and last possible event keys of the stream keyed `stream`:
+/// its events counted are its head.
+fn stream_bounds(stream: &[u8]) -> (JsValue, JsValue) {
+    (bytes(&event_key(stream, 1)), bytes(&event_key(stream, Seq::MAX)))
 }
 
-/// [`stream_events`] for a web-sys request.
-fn raw_stream_events(stream: &[u8]) -> Result<web_sys::IdbKeyRange, JsValue> {
-    web_sys::IdbKeyRange::bound(&bytes(&event_key(stream, 1)), &bytes(&event_key(stream, Seq::MAX)))
+/// [`stream_bounds`] as a range for `indexed_db_futures`.
+fn stream_events(stream: &[u8]) -> indexed_db_futures::KeyRange<JsValue> {
+    let (first, last) = stream_bounds(stream);
+    indexed_db_futures::KeyRange::Bound(first, false, last, false)
 }
 
 /// The next outcome of a web-sys request: its result once it succeeds, or
@@ -168,11 +170,6 @@ async fn settled(req: &web_sys::IdbRequest) -> Result<JsValue, JsValue> {
         Ok(_) => req.result(),
         Err(e) => Err(req.error().ok().flatten().map_or(e, JsValue::from)),
     }
-}
-
-/// A head counted by IndexedDB (a count is a non-negative integer).
-fn head_of(n: u32) -> Seq {
-    Seq::from(n)
 }
 
 fn id_key(id: &UnitId) -> Vec<u8> {
@@ -348,7 +345,7 @@ impl IdbStore {
             }
         }
         for (slot, req) in head_keys.values_mut().zip(head_reqs) {
-            *slot = head_of(req.await.map_err(err)?);
+            *slot = Seq::from(req.await.map_err(err)?);
         }
         let mut changes = match (feed, feed_req) {
             (Some((after, limit)), Some(req)) => Some(read_journal_page(req.await.map_err(err)?, after, limit, err)?),
@@ -834,7 +831,7 @@ impl IdbStore {
             }
             let head = match head {
                 None => evs.len() as Seq,
-                Some(n) => head_of(n.await.map_err(err)?),
+                Some(n) => Seq::from(n.await.map_err(err)?),
             };
             out.push(StreamSlice { head, events: evs });
         }
@@ -1093,7 +1090,8 @@ impl Store for IdbStore {
                 if range.reverse && !cut {
                     out.push((stream, seq));
                 } else {
-                    let within = raw_stream_events(stream_key).map_err(raw)?;
+                    let (first, last) = stream_bounds(stream_key);
+                    let within = web_sys::IdbKeyRange::bound(&first, &last).map_err(raw)?;
                     let count = ev.count_with_key(&within).map_err(raw)?;
                     counted.push((stream, count));
                 }
