@@ -24,7 +24,7 @@ use crate::allot::{
     Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, rosters_in, spread_hash,
 };
 use crate::error::{BookError, InputError, StoreError};
-use crate::event::UnitRow;
+use crate::event::{ClaimRecord, UnitRow};
 use crate::limits::*;
 use crate::model::*;
 use crate::roster::Roster;
@@ -233,6 +233,17 @@ impl<S: Store> Allot<S> {
             let mut claimed: Vec<usize> = Vec::new();
             let mut invalid: Option<InputError> = None;
             let mut page_stale = false;
+            // Requests that may end sold out in this decision (their group
+            // walked its whole range and holds fewer candidates than
+            // requests): their claims are read with it, in its transaction,
+            // and tell a retry from a new request.
+            let maybe_sold: Vec<usize> = groups
+                .iter()
+                .filter(|g| g.walked() && g.candidates.len() < g.pending.len())
+                .flat_map(|g| g.pending.iter().copied())
+                .collect();
+            let asked: Vec<BookingId> = maybe_sold.iter().map(|&i| reqs[i].booking.clone()).collect();
+            let mut claims_read: Vec<Option<ClaimRecord>> = Vec::new();
             let sent = {
                 let rosters = &mut self.rosters;
                 let units = &mut self.units;
@@ -241,7 +252,9 @@ impl<S: Store> Allot<S> {
                 let feed = &mut self.feed;
                 let cache_max = self.config.roster_cache_max;
                 let already_booked = &mut self.stats.already_booked;
-                let mut decide = |changes: Option<Changes>| -> Result<Vec<Commit>, StoreError> {
+                let claims_read = &mut claims_read;
+                let mut decide = |changes: Option<Changes>, claims: Vec<Option<ClaimRecord>>| {
+                    *claims_read = claims;
                     if let (Some(pos), Some(changes)) = (following, changes) {
                         page_stale = changes.gap || changes.more;
                         if !changes.gap {
@@ -258,7 +271,7 @@ impl<S: Store> Allot<S> {
                             shown
                         })
                 };
-                self.store.decide_group(following, FEED_PAGE_ENTRIES_MAX, &mut decide).await
+                self.store.decide_group(following, FEED_PAGE_ENTRIES_MAX, &asked, &mut decide).await
             };
             if let Some(e) = invalid {
                 return Err(e.into());
@@ -305,6 +318,22 @@ impl<S: Store> Allot<S> {
             };
             if results.len() != commits.len() || commits.len() != owners.len() {
                 return Err(corrupt("commit group", "the store answered a different number of commits").into());
+            }
+            if !asked.is_empty() {
+                if claims_read.len() != asked.len() {
+                    return Err(corrupt("commit group", "the store answered a different number of claims").into());
+                }
+                // Found sold out with its claim read: a claim makes it a
+                // replay; without one, sold out is final (no read at the end).
+                sold_out.retain(|&i| match maybe_sold.iter().position(|&m| m == i) {
+                    None => true,
+                    Some(k) => {
+                        if let Some(c) = &claims_read[k] {
+                            out[i] = Some(self.replay_claim(&reqs[i].booking, c, &fingerprints[i]));
+                        }
+                        false
+                    }
+                });
             }
             self.stats.commits += commits.len() as u64;
             let mut refresh: Vec<StreamId> = Vec::new();

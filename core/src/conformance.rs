@@ -782,8 +782,23 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
     st(s.commit(&first).await, "commit")?;
     let start = st(s.changes(0, 0).await, "changes")?;
     // Nothing to decide: nothing written.
-    let d = st(s.decide_group(start.as_ref().map(|c| c.pos), 100, &mut |_| Ok(Vec::new())).await, "decide")?;
+    let at = start.as_ref().map(|c| c.pos);
+    let d = st(s.decide_group(at, 100, &[], &mut |_, _| Ok(Vec::new())).await, "decide")?;
     ensure!(d.commits.is_empty() && d.results.is_empty(), "an empty decision: {d:?}");
+    // The claims asked for reach the decision, one per id, in order.
+    let asked = [bid("no", "such"), bid("me", "k"), bid("no", "such")];
+    let mut got_claims = None;
+    let d = st(
+        s.decide_group(at, 100, &asked, &mut |_, claims| {
+            got_claims = Some(claims);
+            Ok(Vec::new())
+        })
+        .await,
+        "decide",
+    )?;
+    ensure!(d.results.is_empty(), "nothing decided, something written: {d:?}");
+    let me = Some(claim("me", "k", "a").record);
+    ensure!(got_claims == Some(vec![None, me.clone(), None]), "the claims decided on: {got_claims:?}");
     // A good append to a new stream beside each stale shape.
     let mut dup = write(main_stream("d"), 0, vec![booked("me", "k", 2)]);
     dup.claims.push(claim("me", "k", "d"));
@@ -805,8 +820,8 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
         let good = write(good_stream.clone(), 0, vec![booked("g", &alloc::format!("{n}"), 4)]);
         let mut seen = None;
         let d = st(
-            s.decide_group(None, 100, &mut |changes| {
-                seen = Some(changes.is_some());
+            s.decide_group(None, 100, &[], &mut |changes, claims| {
+                seen = Some(changes.is_some() && claims.is_empty());
                 Ok(alloc::vec![good.clone(), bad.clone()])
             })
             .await,
@@ -824,15 +839,19 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
     ok.claims.push(claim("y", "1", "a"));
     let next = write(a.clone(), 2, vec![booked("y", "2", 6)]);
     let mut got = None;
+    let mut got_claims = None;
     let d = st(
-        s.decide_group(start.as_ref().map(|c| c.pos), 100, &mut |changes| {
+        s.decide_group(at, 100, &[bid("y", "1"), bid("me", "k")], &mut |changes, claims| {
             got = Some(changes);
+            got_claims = Some(claims);
             Ok(alloc::vec![ok.clone(), next.clone()])
         })
         .await,
         "decide",
     )?;
     ensure!(d.results == [Ok(CommitOutcome::Committed), Ok(CommitOutcome::Committed)], "good ones: {:?}", d.results);
+    // Read before the group's own claim was written.
+    ensure!(got_claims == Some(vec![None, me]), "claims beside a group: {got_claims:?}");
     ensure!(head(s, &a).await? == 3 && head(s, &b).await? == 0, "heads after the good group");
     let claims = st(s.get_claims(&[bid("y", "1")]).await, "get_claims")?;
     ensure!(claims == [Some(claim("y", "1", "a").record)], "the group's claim: {claims:?}");
@@ -849,7 +868,7 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
     // written whole, like any commit.
     let mut with_row = write(main_stream("r"), 0, vec![booked("z", "1", 7)]);
     with_row.units.push(row("r", 1, vec![vec![7, 7]]));
-    let d = st(s.decide_group(None, 100, &mut |_| Ok(alloc::vec![with_row.clone()])).await, "decide")?;
+    let d = st(s.decide_group(None, 100, &[], &mut |_, _| Ok(alloc::vec![with_row.clone()])).await, "decide")?;
     ensure!(d.results == [Ok(CommitOutcome::Committed)], "a decided unit row: {:?}", d.results);
     ensure!(head(s, &main_stream("r")).await? == 1, "the decided unit row's stream");
     let rows = st(s.get_units(&[unit("r")]).await, "get_units")?;
@@ -857,7 +876,8 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
     let index = st(s.scan_index(&range(&[7], None, false, 10)).await, "scan_index")?;
     ensure!(index.len() == 1 && index[0].key == [7, 7], "the decided row's index entry: {index:?}");
     // An error from the decision is returned and nothing is written.
-    let r = s.decide_group(None, 100, &mut |_| Err(StoreError::Unavailable("the decision failed".into()))).await;
+    let r =
+        s.decide_group(None, 100, &[], &mut |_, _| Err(StoreError::Unavailable("the decision failed".into()))).await;
     ensure!(matches!(r, Err(StoreError::Unavailable(_))), "a failed decision: {r:?}");
     ensure!(head(s, &a).await? == 3, "a failed decision wrote");
     Ok(())

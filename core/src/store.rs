@@ -300,8 +300,9 @@ pub struct Changes {
 pub type WindowReads<'a> = dyn Fn(&UnitRow) -> Vec<ReadReq> + 'a;
 
 /// The decision of [`Store::decide_group`]: given the change feed read in
-/// the transaction (`None`: not read), the commits to apply.
-pub type DecideGroup<'a> = dyn FnMut(Option<Changes>) -> Result<Vec<Commit>, StoreError> + 'a;
+/// the transaction (`None`: not read) and the claims asked for (one per id,
+/// in order), the commits to apply.
+pub type DecideGroup<'a> = dyn FnMut(Option<Changes>, Vec<Option<ClaimRecord>>) -> Result<Vec<Commit>, StoreError> + 'a;
 
 /// What [`Store::decide_group`] did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -388,25 +389,30 @@ pub trait Store {
     }
 
     /// A group commit decided inside the store's transaction: reads the
-    /// change feed after `after` (at most `limit` entries; `None`: no read),
-    /// hands it to `decide`, and commits the group `decide` returns. A store
-    /// with transactions does all three in one, so nothing commits between
-    /// the read and the write and a decision on a feed read up to its end
-    /// cannot conflict: under contention that turns rounds of conflicts
-    /// into one transaction. The default does them one after another, which
-    /// is as safe (append-expect checks every commit) but may conflict. An
-    /// error from `decide` is returned and nothing is written.
+    /// change feed after `after` (at most `limit` entries; `None`: no read)
+    /// and the claims of `claims`, hands both to `decide`, and commits the
+    /// group `decide` returns. A store with transactions does it all in
+    /// one, so nothing commits between the reads and the write and a
+    /// decision on a feed read up to its end cannot conflict: under
+    /// contention that turns rounds of conflicts into one transaction. The
+    /// claims let the decision tell a retry from a new request where it
+    /// finds no room for it, at no transaction of their own. The default
+    /// does it all one step after another, which is as safe (append-expect
+    /// checks every commit) but may conflict. An error from `decide` is
+    /// returned and nothing is written.
     async fn decide_group(
         &self,
         after: Option<FeedPos>,
         limit: u32,
+        claims: &[BookingId],
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
         let changes = match after {
             Some(after) => self.changes(after, limit).await?,
             None => None,
         };
-        let commits = decide(changes)?;
+        let claims = if claims.is_empty() { Vec::new() } else { self.get_claims(claims).await? };
+        let commits = decide(changes, claims)?;
         let results = if commits.is_empty() { Vec::new() } else { self.commit_group(&commits).await? };
         Ok(Decided { commits, results, pos: None })
     }
@@ -463,9 +469,10 @@ macro_rules! forward_store {
                 &self,
                 after: Option<FeedPos>,
                 limit: u32,
+                claims: &[BookingId],
                 decide: &mut DecideGroup<'_>,
             ) -> Result<Decided, StoreError> {
-                (**self).decide_group(after, limit, decide).await
+                (**self).decide_group(after, limit, claims, decide).await
             }
             async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
                 (**self).get_units(ids).await

@@ -2,7 +2,7 @@
 //! store's feed reads streams only when the feed cannot vouch for them, and
 //! still answers exactly as a client that reads every stream.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use allot_core::limits::FEED_BOOT_ENTRIES_MAX;
@@ -18,11 +18,25 @@ struct Counting {
     streams_read: Cell<usize>,
     catalog_reads: Cell<usize>,
     decided: Cell<usize>,
+    /// Claim reads of their own (not those of a decided group).
+    claim_reads: Cell<usize>,
+    /// Run on the inner store when the next group is decided, before its
+    /// transaction: another client's commit landing in between.
+    before_decide: RefCell<Option<Interloper>>,
 }
+
+type Interloper = Box<dyn FnOnce(&MemStore)>;
 
 impl Counting {
     fn new(inner: MemStore) -> Self {
-        Self { inner, streams_read: Cell::new(0), catalog_reads: Cell::new(0), decided: Cell::new(0) }
+        Self {
+            inner,
+            streams_read: Cell::new(0),
+            catalog_reads: Cell::new(0),
+            decided: Cell::new(0),
+            claim_reads: Cell::new(0),
+            before_decide: RefCell::new(None),
+        }
     }
 }
 
@@ -41,15 +55,20 @@ impl Store for Counting {
         &self,
         after: Option<FeedPos>,
         limit: u32,
+        claims: &[BookingId],
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
         self.decided.set(self.decided.get() + 1);
-        self.inner.decide_group(after, limit, decide).await
+        if let Some(f) = self.before_decide.borrow_mut().take() {
+            f(&self.inner);
+        }
+        self.inner.decide_group(after, limit, claims, decide).await
     }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         self.inner.changes(after, limit).await
     }
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+        self.claim_reads.set(self.claim_reads.get() + 1);
         self.inner.get_claims(ids).await
     }
     async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
@@ -269,4 +288,33 @@ fn a_client_following_the_feed_learns_the_schema_from_it() {
     pollster::block_on(c.book_any_many(&[any(0), any(1)], NOW));
     pollster::block_on(c.book_any(&any(2), NOW)).unwrap();
     assert_eq!(plain.catalog_reads.get(), before + 1);
+}
+
+/// A retry whose first attempt booked a unit that has left the range since,
+/// in a batch with a new request, racing a booker that takes the last unit
+/// in the range: the decision finds both sold out, and the claims read with
+/// it make the retry a replay, with no claim read of its own.
+#[test]
+fn a_retry_found_sold_out_by_the_decision_is_answered_from_its_claim() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 2);
+    let first = pollster::block_on(Allot::new(&store).book_any_many(&[any(0)], NOW));
+    let Ok(Outcome::Booked { unit: got, replayed: false, .. }) = &first[0] else { panic!("{first:?}") };
+    pollster::block_on(Allot::new(&store).retire_unit(got, NOW)).unwrap();
+    // The batch's client sees the other room free (one room, two
+    // requests); it is taken right before the decision.
+    let mut retry = Allot::new(&store);
+    *store.before_decide.borrow_mut() = Some(Box::new(|inner: &MemStore| {
+        let o = pollster::block_on(Allot::new(inner).book_any_many(&[any(1)], NOW));
+        assert!(matches!(o[0], Ok(Outcome::Booked { .. })), "{o:?}");
+    }));
+    let claim_reads = store.claim_reads.get();
+    let again = pollster::block_on(retry.book_any_many(&[any(0), any(2)], NOW));
+    assert!(store.before_decide.borrow().is_none(), "the other booker never ran");
+    match &again[0] {
+        Ok(Outcome::Booked { unit, replayed: true, .. }) => assert_eq!(unit, got),
+        o => panic!("the retry: {o:?}"),
+    }
+    assert_eq!(again[1], Ok(Outcome::SoldOut));
+    assert_eq!(store.claim_reads.get(), claim_reads, "claims read apart from the decision");
 }

@@ -92,9 +92,10 @@ impl Store for Backend {
         &self,
         after: Option<FeedPos>,
         limit: u32,
+        claims: &[BookingId],
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
-        dispatch!(self, decide_group(after, limit, decide))
+        dispatch!(self, decide_group(after, limit, claims, decide))
     }
 }
 

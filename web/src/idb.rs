@@ -552,21 +552,31 @@ impl IdbStore {
         &self,
         after: Option<FeedPos>,
         limit: u32,
+        asked: &[BookingId],
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
         let err = |e| self.error(e);
         let tx = self.tx_on(&DECIDE_STORES, TransactionMode::Readwrite)?;
+        // Every read sent at once (the claims, then the journal page), and
+        // the last one awaited: one round trip, requests finish in order.
+        let gets = self.send_claim_gets(&tx, asked)?;
         let changes = match after {
             Some(after) => {
                 let journal = tx.object_store(JOURNAL).map_err(err)?;
                 let page = journal_page(&journal, after, limit).map_err(err)?;
                 Some(read_journal_page(page.await.map_err(err)?, after, limit, err)?)
             }
-            None => None,
+            None => {
+                if let Some(last) = gets.last() {
+                    settled(last).await.map_err(|e| self.js_error(e))?;
+                }
+                None
+            }
         };
+        let claims = self.claims_read(&gets)?;
         let at_end = changes.as_ref().filter(|c| !c.more && !c.gap).map(|c| c.pos);
         // Synchronous: the transaction stays active (no await in between).
-        let commits = decide(changes)?;
+        let commits = decide(changes, claims)?;
         if commits.is_empty() {
             return Ok(Decided { commits, results: Vec::new(), pos: at_end });
         }
@@ -594,6 +604,32 @@ impl IdbStore {
         let tx = self.tx(TransactionMode::Readwrite)?;
         let (results, _, _) = self.group_in(tx, &commits, None).await?;
         Ok(Decided { commits, results, pos: None })
+    }
+
+    /// One `get` per booking id on the claims store of `tx`, sent at once.
+    fn send_claim_gets(&self, tx: &Transaction<'_>, ids: &[BookingId]) -> Result<Vec<web_sys::IdbRequest>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claims = tx.object_store(CLAIMS).map_err(|e| self.error(e))?;
+        let mut gets = Vec::with_capacity(ids.len());
+        for id in ids {
+            gets.push(claims.as_sys().get(&bytes(&id.encode())).map_err(|e| self.js_error(e))?);
+        }
+        Ok(gets)
+    }
+
+    /// The claims `gets` read (finished requests of [`Self::send_claim_gets`]).
+    fn claims_read(&self, gets: &[web_sys::IdbRequest]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+        let mut out = Vec::with_capacity(gets.len());
+        for g in gets {
+            let v = g.result().map_err(|e| self.js_error(e))?;
+            out.push(match v.is_undefined() {
+                true => None,
+                false => Some(ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?),
+            });
+        }
+        Ok(out)
     }
 
     /// The journal's last position (0 when empty), inside `tx`.
@@ -913,9 +949,10 @@ impl Store for IdbStore {
         &self,
         after: Option<FeedPos>,
         limit: u32,
+        claims: &[BookingId],
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
-        self.decide_in_tx(after, limit, decide).await
+        self.decide_in_tx(after, limit, claims, decide).await
     }
 
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
@@ -950,21 +987,12 @@ impl Store for IdbStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let err = |e| self.error(e);
         let tx = self.tx_on(&[CLAIMS], TransactionMode::Readonly)?;
-        let claims = tx.object_store(CLAIMS).map_err(err)?;
-        let mut reqs = Vec::with_capacity(ids.len());
-        for id in ids {
-            reqs.push(claims.get::<JsValue, _, _>(bytes(&id.encode())).primitive().map_err(err)?);
+        let gets = self.send_claim_gets(&tx, ids)?;
+        if let Some(last) = gets.last() {
+            settled(last).await.map_err(|e| self.js_error(e))?;
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for r in reqs {
-            out.push(match r.await.map_err(err)? {
-                None => None,
-                Some(v) => Some(ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?),
-            });
-        }
-        Ok(out)
+        self.claims_read(&gets)
     }
 
     async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
