@@ -325,10 +325,15 @@ impl<S: Store> Allot<S> {
                 }
                 // Found sold out with its claim read: a claim makes it a
                 // replay; without one, sold out is final (no read at the end).
-                sold_out.retain(|&i| match maybe_sold.iter().position(|&m| m == i) {
+                // By request position: a batch may hold thousands.
+                let mut read_for: Vec<Option<&Option<ClaimRecord>>> = alloc::vec![None; reqs.len()];
+                for (&i, c) in maybe_sold.iter().zip(&claims_read) {
+                    read_for[i] = Some(c);
+                }
+                sold_out.retain(|&i| match read_for[i] {
                     None => true,
-                    Some(k) => {
-                        if let Some(c) = &claims_read[k] {
+                    Some(claim) => {
+                        if let Some(c) = claim {
                             out[i] = Some(self.replay_claim(&reqs[i].booking, c, &fingerprints[i]));
                         }
                         false

@@ -771,7 +771,8 @@ async fn commit_group_and_changes_agree<S: Store>(s: &S) -> CaseResult {
 }
 
 /// `decide_group` in one call: the decision gets the feed (when there is
-/// one) and every commit it returns is checked like any other, whether or
+/// one) and the claims asked for, as they were before its own commits, and
+/// every commit it returns is checked like any other, whether or
 /// not it was decided inside the store's transaction. Each stale shape is
 /// tried alone beside a good commit, so that a store with a fast path that
 /// writes before it reads must refuse it and still answer both.

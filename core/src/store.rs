@@ -73,7 +73,8 @@
 //! streams one by one, as they must anyway for streams they never cached.
 //!
 //! **Decided groups** ([`Store::decide_group`], optional). A store with
-//! transactions may read the feed, run the client's (synchronous) decision
+//! transactions may read the feed (and the claims the client asks for, which
+//! tell a retry from a new request), run the client's (synchronous) decision
 //! and commit what it decided in one transaction. Nothing then commits
 //! between the decision's read and its write, so a decision on a feed read to
 //! its end cannot conflict. The commits are still checked like any other:
