@@ -554,8 +554,17 @@ impl<S: Store> Allot<S> {
         if changes.gap || changes.more {
             return self.restart_feed().await;
         }
+        // The whole history in hand: every unit row, and so the whole index,
+        // when it pins them down (see `crate::mirror`).
+        let rows = crate::mirror::rows_from_history(&changes.appends, self.config.unit_cache_max);
         self.feed = Feed::At { pos: 0, complete: true };
-        self.apply_changes(0, changes)
+        self.apply_changes(0, changes)?;
+        if let Some(rows) = rows {
+            self.mirror.hold_all(&rows, self.config.unit_cache_max);
+            self.units.clear();
+            self.units.extend(rows.into_iter().map(|r| (r.id().clone(), r)));
+        }
+        Ok(())
     }
 
     /// Follows the feed from the last position seen.

@@ -479,11 +479,22 @@ impl<S: Store> Allot<S> {
             let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
             round.drop_taken(g, lost, &mut self.stats.already_booked)?;
             let Some(&first) = g.pending.first() else { return Ok(()) };
-            if g.candidates.len() >= g.pending.len() || g.walked() {
+            if g.walked() {
+                return Ok(());
+            }
+            // Enough for every request, unless more cost no read: windows the
+            // mirror answers are taken whole, so that a decision which finds
+            // many candidates taken meanwhile still has others to give.
+            if g.candidates.len() >= g.pending.len() && !self.mirror_holds(g.segments.front()) {
                 return Ok(());
             }
             self.fetch_window(g, &reqs[first]).await?;
         }
+    }
+
+    /// Whether the mirror would answer `segment`'s next window with no read.
+    fn mirror_holds(&self, segment: Option<&KeyRange>) -> bool {
+        matches!(self.feed, Feed::At { .. }) && self.feed_fresh && segment.is_some_and(|s| self.mirror.holds(s))
     }
 
     /// Fetches the group's next window and observes its candidates: the

@@ -13,6 +13,12 @@
 //! the feed shows any such append, and a window it answers is the window a
 //! read would have returned at the feed position it has caught up to.
 //!
+//! A client that boots from the feed's origin has the whole history in
+//! hand, every unit definition included: when that history defines every
+//! row exactly (see [`rows_from_history`]), the mirror starts out holding
+//! the whole index, and windows are never read while the feed shows no
+//! definition change.
+//!
 //! Architecture Invariant: the mirror is only consulted right after the
 //! client caught up with the feed in the same operation, and it is empty
 //! whenever the client does not follow a feed. Decisions never rest on it
@@ -27,8 +33,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Bound::{Included, Unbounded};
 
-use crate::event::UnitRow;
-use crate::model::UnitId;
+use hashbrown::HashMap;
+
+use crate::catalog::Schema;
+use crate::event::{Append, Event, UnitRow};
+use crate::model::{Part, Seq, UnitId, UnitSpec};
 use crate::store::{IndexEntry, KeyRange};
 
 /// An interval of entry keys `[start, end)`; `end: None` is unbounded.
@@ -61,6 +70,35 @@ impl Mirror {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Holds every entry of `rows` and claims the whole key space: for a
+    /// client whose rows are every row the store has (see
+    /// [`rows_from_history`]). Nothing is kept past `entries_max` entries.
+    pub(crate) fn hold_all(&mut self, rows: &[Arc<UnitRow>], entries_max: usize) {
+        self.clear();
+        if rows.iter().map(|r| r.index_keys.len()).sum::<usize>() > entries_max {
+            return;
+        }
+        for row in rows {
+            for k in &row.index_keys {
+                self.entries.insert(k.clone(), (row.id().clone(), row.clone()));
+            }
+        }
+        self.covered.push((Vec::new(), None));
+    }
+
+    /// Whether [`Self::window`] answers all of `range` (no part left to read).
+    pub(crate) fn holds(&self, range: &KeyRange) -> bool {
+        if range.reverse || range.limit == 0 {
+            return false;
+        }
+        match (self.cover_end(&range.start), range.end.as_deref()) {
+            (None, _) => false,
+            (Some(None), _) => true,
+            (Some(Some(c)), Some(e)) => e <= c,
+            (Some(Some(_)), None) => false,
+        }
     }
 
     /// The end of the covered interval holding `key`, if one does
@@ -175,6 +213,84 @@ impl Mirror {
     }
 }
 
+/// One unit as its definition stream left it.
+struct Defined {
+    spec: UnitSpec,
+    version: Seq,
+    retired: bool,
+    /// Indexes in the catalog when its attributes were last written: the
+    /// row got entries for those (a commit defining or replacing a unit
+    /// guards the catalog stream, so its schema was the current one).
+    indexes: usize,
+}
+
+/// Every unit row of a store whose whole history is `appends` (the change
+/// feed from its origin, no gap), at most `rows_max` of them; `None` when
+/// the history does not pin every row down exactly.
+///
+/// A row is its definition stream replayed: the spec of `UnitDefined`, the
+/// attributes of the last `UnitReplaced`, retired by `UnitRetired`, its
+/// version the stream's seq, and the entry keys the catalog gives its spec.
+/// That last part is exact only for units last written after every index
+/// was defined: an index defined later reaches older rows through a
+/// backfill, which the feed shows only as a count (`UnitsReindexed`), so a
+/// row may or may not have its entry yet. Such a history gives `None`, and
+/// the client reads windows from the store as it would without this.
+pub(crate) fn rows_from_history(appends: &[Append], rows_max: usize) -> Option<Vec<Arc<UnitRow>>> {
+    let mut schema = Schema::default();
+    let mut units: Vec<Defined> = Vec::new();
+    let mut by_id: HashMap<UnitId, usize> = HashMap::new();
+    for a in appends.iter().filter(|a| a.stream.part == Part::Def) {
+        if a.stream.is_catalog() {
+            if a.first != schema.seq + 1 {
+                return None;
+            }
+            schema.extend(&a.events);
+            continue;
+        }
+        let id = a.stream.unit()?;
+        let at = match by_id.get(&id) {
+            Some(&at) => at,
+            None => {
+                // A stream starts with its definition.
+                let Some(Event::UnitDefined { spec, .. }) = a.events.first() else { return None };
+                if a.first != 1 || spec.id != id || units.len() >= rows_max {
+                    return None;
+                }
+                by_id.insert(id, units.len());
+                units.push(Defined { spec: spec.clone(), version: 0, retired: false, indexes: 0 });
+                units.len() - 1
+            }
+        };
+        let u = &mut units[at];
+        if a.first != u.version + 1 {
+            return None;
+        }
+        for e in &a.events {
+            match e {
+                Event::UnitDefined { .. } if u.version == 0 => u.indexes = schema.indexes.len(),
+                Event::UnitReplaced { attrs, .. } if u.version > 0 && !u.retired => {
+                    u.spec.attrs = attrs.clone();
+                    u.indexes = schema.indexes.len();
+                }
+                Event::UnitRetired { .. } if u.version > 0 && !u.retired => u.retired = true,
+                _ => return None,
+            }
+            u.version += 1;
+        }
+    }
+    let mut rows = Vec::with_capacity(units.len());
+    for u in units {
+        let index_keys = match u.retired {
+            true => Vec::new(),
+            false if u.indexes == schema.indexes.len() => schema.index_keys(&u.spec).ok()?,
+            false => return None,
+        };
+        rows.push(Arc::new(UnitRow { spec: u.spec, version: u.version, retired: u.retired, index_keys }));
+    }
+    Some(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +323,193 @@ mod tests {
     /// The keys of a window the mirror answers whole (`None`: it must be read).
     fn keys(w: Option<Held>) -> Option<Vec<u8>> {
         w.filter(|h| h.rest.is_none()).map(|h| h.found.iter().map(|(e, _)| e.key[0]).collect())
+    }
+
+    mod history {
+        //! `rows_from_history` against the store it was read from: random
+        //! catalogs (indexes before and after units, some defined without
+        //! their backfill, replaced and retired units, bookings between).
+        use super::super::*;
+        use crate::catalog::IndexQuery;
+        use crate::key::{KeyType, KeyValue};
+        use crate::model::{BookingId, IndexDef, IndexField, Span, StreamId, UnitKind};
+        use crate::store::{Commit, Store, StreamWrite};
+        use crate::{Allot, BookAnyReq, MemStore, Pick};
+        use alloc::format;
+        use alloc::string::String;
+        use alloc::vec;
+        use proptest::prelude::*;
+
+        const NOW: u64 = 1_000;
+
+        fn index(i: u8) -> IndexDef {
+            match i % 3 {
+                0 => IndexDef::single("price", "price", KeyType::U32).unwrap(),
+                1 => IndexDef::single("hotel", "hotel", KeyType::U8).unwrap(),
+                _ => IndexDef::new(
+                    "zone_price",
+                    vec![
+                        IndexField { attr: "zone".into(), ty: KeyType::Str, order: crate::key::Order::Asc },
+                        IndexField { attr: "price".into(), ty: KeyType::U32, order: crate::key::Order::Desc },
+                    ],
+                )
+                .unwrap(),
+            }
+        }
+
+        /// A unit (by number), with optional price, hotel and zone.
+        type NewUnit = (u8, Option<u32>, Option<u8>, Option<u8>);
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            /// An index, backfilled.
+            Index(u8),
+            /// An index in the catalog whose backfill never ran (its
+            /// definer died in between).
+            IndexOnly(u8),
+            Units(Vec<NewUnit>),
+            Replace(u8, Option<u32>, Option<u8>),
+            Retire(u8),
+            Book(u8),
+        }
+
+        fn attrs(price: Option<u32>, hotel: Option<u8>, zone: Option<u8>) -> Vec<(String, KeyValue)> {
+            let mut a = Vec::new();
+            if let Some(p) = price {
+                a.push(("price".into(), KeyValue::U32(p)));
+            }
+            if let Some(h) = hotel {
+                a.push(("hotel".into(), KeyValue::U8(h)));
+            }
+            if let Some(z) = zone {
+                a.push(("zone".into(), KeyValue::Str(format!("z{}", z % 3))));
+            }
+            a
+        }
+
+        fn unit(n: u8) -> String {
+            format!("u{n:02}")
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let price = proptest::option::of(0u32..5);
+            let small = proptest::option::of(0u8..4);
+            prop_oneof![
+                1 => (0u8..3).prop_map(Op::Index),
+                1 => (0u8..3).prop_map(Op::IndexOnly),
+                3 => proptest::collection::vec((0u8..24, price.clone(), small.clone(), small.clone()), 1..6)
+                    .prop_map(Op::Units),
+                2 => (0u8..24, price, small).prop_map(|(u, p, h)| Op::Replace(u, p, h)),
+                1 => (0u8..24).prop_map(Op::Retire),
+                2 => (0u8..8).prop_map(Op::Book),
+            ]
+        }
+
+        fn run(store: &MemStore, ops: &[Op]) {
+            let mut a = Allot::new(store);
+            for (k, op) in ops.iter().enumerate() {
+                let _ = match op {
+                    Op::Index(i) => pollster::block_on(a.define_index(&index(*i), NOW)).map(|_| ()),
+                    Op::IndexOnly(i) => {
+                        let schema = pollster::block_on(a.fresh_schema()).unwrap().clone();
+                        if schema.index(&index(*i).name).is_none() {
+                            let commit = Commit {
+                                writes: vec![StreamWrite {
+                                    stream: StreamId::catalog(),
+                                    expected: schema.seq,
+                                    events: vec![Event::IndexDefined { def: index(*i), at: NOW }],
+                                }],
+                                ..Commit::default()
+                            };
+                            pollster::block_on(store.commit(&commit)).unwrap();
+                        }
+                        Ok(())
+                    }
+                    Op::Units(us) => {
+                        let mut specs: Vec<UnitSpec> = Vec::new();
+                        for (n, p, h, z) in us {
+                            if specs.iter().all(|s| s.id.as_str() != unit(*n)) {
+                                specs.push(UnitSpec::new(&unit(*n), UnitKind::Exclusive, attrs(*p, *h, *z)).unwrap());
+                            }
+                        }
+                        pollster::block_on(a.define_units(&specs, NOW)).map(|_| ())
+                    }
+                    Op::Replace(n, p, h) => {
+                        let spec = UnitSpec::new(&unit(*n), UnitKind::Exclusive, attrs(*p, *h, Some(1))).unwrap();
+                        pollster::block_on(a.replace_unit(&spec, NOW))
+                    }
+                    Op::Retire(n) => {
+                        pollster::block_on(a.retire_unit(&UnitId::new(&unit(*n)).unwrap(), NOW)).map(|_| ())
+                    }
+                    Op::Book(q) => {
+                        let req = BookAnyReq {
+                            booking: BookingId::new("guest", &format!("b{k}")).unwrap(),
+                            query: IndexQuery::all(&index(*q).name),
+                            span: Span::Interval { start: u64::from(*q), end: u64::from(*q) + 2 },
+                            qty: 1,
+                            hold: None,
+                            pick: Pick::First,
+                        };
+                        let _ = pollster::block_on(a.book_any(&req, NOW));
+                        Ok(())
+                    }
+                };
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            #[test]
+            fn rows_from_the_history_are_the_stores_rows_when_given(
+                first in proptest::collection::vec(0u8..3, 0..3),
+                ops in proptest::collection::vec(op(), 1..24),
+                starts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..3), 4),
+            ) {
+                // Indexes first, as a catalog is usually set up: rows given.
+                let ops: Vec<Op> = first.into_iter().map(Op::Index).chain(ops).collect();
+                let store = MemStore::with_feed();
+                run(&store, &ops);
+                let changes = pollster::block_on(store.changes(0, 4096)).unwrap().unwrap();
+                prop_assert!(!changes.more && !changes.gap);
+                let rows = rows_from_history(&changes.appends, 4096);
+                let mut stored = pollster::block_on(store.scan_units(&KeyRange::all(10_000))).unwrap();
+                // Given whenever every index came before the first unit.
+                let last_index = changes.appends.iter().rposition(|a| {
+                    a.stream.is_catalog() && a.events.iter().any(|e| matches!(e, Event::IndexDefined { .. }))
+                });
+                let first_unit =
+                    changes.appends.iter().position(|a| a.stream.part == Part::Def && !a.stream.is_catalog());
+                if first_unit.is_none_or(|u| last_index.is_none_or(|i| i < u)) {
+                    prop_assert!(rows.is_some(), "every index came first: {ops:?}");
+                }
+                let Some(mut rows) = rows else { return Ok(()) };
+                rows.sort_by(|a, b| a.id().cmp(b.id()));
+                stored.sort_by(|a, b| a.id().cmp(b.id()));
+                prop_assert_eq!(&rows, &stored);
+                let mut m = Mirror::default();
+                m.hold_all(&rows, 4096);
+                let schema = pollster::block_on(Allot::new(&store).fresh_schema()).unwrap().clone();
+                let mut ranges: Vec<KeyRange> = Vec::new();
+                for def in &schema.indexes {
+                    for limit in [1, 3, 100] {
+                        ranges.push(IndexQuery::all(&def.name).key_range(def, limit).unwrap());
+                    }
+                }
+                for (i, s) in starts.iter().enumerate() {
+                    let end = (i % 2 == 0).then(|| vec![s.first().copied().unwrap_or(0).saturating_add(1)]);
+                    ranges.push(KeyRange { start: s.clone(), end, reverse: false, limit: 1 + i as u32 * 7 });
+                }
+                for r in &ranges {
+                    prop_assert!(m.holds(r));
+                    let held = m.window(r).unwrap();
+                    prop_assert!(held.rest.is_none());
+                    let got: Vec<IndexEntry> = held.found.into_iter().map(|(e, _)| e).collect();
+                    let want = pollster::block_on(store.scan_index(r)).unwrap();
+                    prop_assert_eq!(got, want, "range {:?}", r);
+                }
+            }
+        }
     }
 
     #[test]

@@ -318,3 +318,36 @@ fn a_retry_found_sold_out_by_the_decision_is_answered_from_its_claim() {
     assert_eq!(again[1], Ok(Outcome::SoldOut));
     assert_eq!(store.claim_reads.get(), claim_reads, "claims read apart from the decision");
 }
+
+#[test]
+fn a_client_booted_from_the_origin_reads_no_window_and_keeps_its_whole_range() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 40);
+    // Windows of 8: without the whole index in hand, a batch of 8 would
+    // hold the first 8 rooms as its candidates.
+    let mut c = Allot::with_config(&store, Config { window_len: 8, ..Config::default() });
+    // Another client takes the 30 cheapest rooms right before the decision.
+    *store.before_decide.borrow_mut() = Some(Box::new(|inner: &MemStore| {
+        let reqs: Vec<BookAnyReq> = (100..130).map(any).collect();
+        let o = pollster::block_on(Allot::new(inner).book_any_many(&reqs, NOW));
+        assert!(o.iter().all(|o| matches!(o, Ok(Outcome::Booked { .. }))), "{o:?}");
+    }));
+    let reqs: Vec<BookAnyReq> = (0..8).map(any).collect();
+    let out = pollster::block_on(c.book_any_many(&reqs, NOW));
+    assert!(store.before_decide.borrow().is_none(), "the other booker never ran");
+    let mut got: Vec<String> = out
+        .iter()
+        .map(|o| match o {
+            Ok(Outcome::Booked { unit, .. }) => unit.as_str().to_string(),
+            o => panic!("{o:?}"),
+        })
+        .collect();
+    got.sort();
+    // The cheapest rooms the other client left, in one decided group.
+    let want: Vec<String> = (30..38).map(|i| format!("room-{i:03}")).collect();
+    assert_eq!(got, want);
+    assert_eq!(store.decided.get(), 1, "one decided group");
+    assert_eq!(c.stats().read_queries, 0, "{:?}", c.stats());
+    assert_eq!(c.stats().conflicts, 0, "{:?}", c.stats());
+    assert!(c.stats().window_hits >= 5, "{:?}", c.stats());
+}
