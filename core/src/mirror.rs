@@ -93,12 +93,7 @@ impl Mirror {
         if range.reverse || range.limit == 0 {
             return false;
         }
-        match (self.cover_end(&range.start), range.end.as_deref()) {
-            (None, _) => false,
-            (Some(None), _) => true,
-            (Some(Some(c)), Some(e)) => e <= c,
-            (Some(Some(_)), None) => false,
-        }
+        self.cover_end(&range.start).is_some_and(|cover| reaches_end(cover, range.end.as_deref()))
     }
 
     /// The end of the covered interval holding `key`, if one does
@@ -135,11 +130,7 @@ impl Mirror {
             out.push((IndexEntry { key: key.clone(), unit: unit.clone() }, row.clone()));
         }
         // Full, or the covered interval reaches the range's end.
-        let complete = match (cover, range.end.as_deref()) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(c), Some(e)) => e <= c,
-        };
+        let complete = reaches_end(cover, range.end.as_deref());
         let rest = match cover {
             Some(c) if out.len() < range.limit as usize && !complete => Some(c.to_vec()),
             _ => None,
@@ -210,6 +201,16 @@ impl Mirror {
         kept.insert(at, (start, end));
         self.covered = kept;
         debug_assert!(self.covered.windows(2).all(|w| w[0].1.as_ref().is_some_and(|e| *e < w[1].0)));
+    }
+}
+
+/// Whether a covered interval ending at `cover` (`None`: the end of the key
+/// space) reaches a range's `end` (`None`: unbounded).
+fn reaches_end(cover: Option<&[u8]>, end: Option<&[u8]>) -> bool {
+    match (cover, end) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(c), Some(e)) => e <= c,
     }
 }
 
