@@ -679,6 +679,34 @@ impl<S: Store> Allot<S> {
         }
     }
 
+    /// Which of `ids` this client knows, from its cache alone, to have no
+    /// claim. A claim is only ever written in the commit that appends its
+    /// booking's `Booked` event, and a cache that holds every booking stream
+    /// the feed named since the origin (`Feed::At { complete: true }`) holds
+    /// every such event up to its position: an id in none of its rosters had
+    /// no claim there. Claims are never removed, so that answer is the one a
+    /// claim read at that position would give, without its transaction.
+    /// All `false` when the cache is not complete.
+    ///
+    /// Only for the cache's own reads: a commit of ours whose outcome was
+    /// lost may have landed with its claim and the cache cannot know.
+    pub(crate) fn known_unclaimed(&self, ids: &[&BookingId]) -> Vec<bool> {
+        let mut unclaimed = alloc::vec![matches!(self.feed, Feed::At { complete: true, .. }); ids.len()];
+        if ids.is_empty() || !unclaimed[0] {
+            return unclaimed;
+        }
+        // One pass over every cached booking: sorted ids, a search each.
+        let mut sorted: Vec<(&BookingId, usize)> = ids.iter().copied().zip(0..).collect();
+        sorted.sort_unstable();
+        for entry in self.rosters.values().flat_map(Roster::entries) {
+            let from = sorted.partition_point(|(id, _)| *id < &entry.booking);
+            for (_, i) in sorted[from..].iter().take_while(|(id, _)| *id == &entry.booking) {
+                unclaimed[*i] = false;
+            }
+        }
+        unclaimed
+    }
+
     pub(crate) fn rosters_of(&self, streams: &[StreamId]) -> Vec<&Roster> {
         rosters_in(&self.rosters, streams)
     }

@@ -237,11 +237,21 @@ impl<S: Store> Allot<S> {
             // walked its whole range and holds fewer candidates than
             // requests): their claims are read with it, in its transaction,
             // and tell a retry from a new request.
-            let maybe_sold: Vec<usize> = groups
+            // Not those the cache knows were never booked: should one be
+            // booked by the time of the decision, the feed read with it
+            // brings its booking, and the check at the end reads its claim.
+            let mut maybe_sold: Vec<usize> = groups
                 .iter()
                 .filter(|g| g.walked() && g.candidates.len() < g.pending.len())
                 .flat_map(|g| g.pending.iter().copied())
                 .collect();
+            let ids: Vec<&BookingId> = maybe_sold.iter().map(|&i| &reqs[i].booking).collect();
+            let unclaimed = self.known_unclaimed(&ids);
+            let mut k = 0;
+            maybe_sold.retain(|&i| {
+                k += 1;
+                unknown[i] || !unclaimed[k - 1]
+            });
             let asked: Vec<BookingId> = maybe_sold.iter().map(|&i| reqs[i].booking.clone()).collect();
             let mut claims_read: Vec<Option<ClaimRecord>> = Vec::new();
             let sent = {
@@ -407,6 +417,16 @@ impl<S: Store> Allot<S> {
         }
         // A request that found everything taken may be a replay of one that
         // booked before: its claim says so.
+        // A client whose cache knows every booking answers without a read
+        // those it knows were never booked; not one whose commit's outcome
+        // was lost (it may have landed unseen).
+        let ids: Vec<&BookingId> = sold_out.iter().map(|&i| &reqs[i].booking).collect();
+        let unclaimed = self.known_unclaimed(&ids);
+        let mut k = 0;
+        sold_out.retain(|&i| {
+            k += 1;
+            unknown[i] || !unclaimed[k - 1]
+        });
         if !sold_out.is_empty() {
             for &i in &sold_out {
                 out[i] = None;

@@ -18,8 +18,10 @@ struct Counting {
     streams_read: Cell<usize>,
     catalog_reads: Cell<usize>,
     decided: Cell<usize>,
-    /// Claim reads of their own (not those of a decided group).
+    /// Claims read on their own (not by a decided group), one per id.
     claim_reads: Cell<usize>,
+    /// Claims read by decided groups, one per id.
+    claims_asked: Cell<usize>,
     /// Run on the inner store when the next group is decided, before its
     /// transaction: another client's commit landing in between.
     before_decide: RefCell<Option<Interloper>>,
@@ -35,6 +37,7 @@ impl Counting {
             catalog_reads: Cell::new(0),
             decided: Cell::new(0),
             claim_reads: Cell::new(0),
+            claims_asked: Cell::new(0),
             before_decide: RefCell::new(None),
         }
     }
@@ -59,6 +62,7 @@ impl Store for Counting {
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
         self.decided.set(self.decided.get() + 1);
+        self.claims_asked.set(self.claims_asked.get() + claims.len());
         if let Some(f) = self.before_decide.borrow_mut().take() {
             f(&self.inner);
         }
@@ -68,7 +72,7 @@ impl Store for Counting {
         self.inner.changes(after, limit).await
     }
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        self.claim_reads.set(self.claim_reads.get() + 1);
+        self.claim_reads.set(self.claim_reads.get() + ids.len());
         self.inner.get_claims(ids).await
     }
     async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
@@ -350,4 +354,53 @@ fn a_client_booted_from_the_origin_reads_no_window_and_keeps_its_whole_range() {
     assert_eq!(c.stats().read_queries, 0, "{:?}", c.stats());
     assert_eq!(c.stats().conflicts, 0, "{:?}", c.stats());
     assert!(c.stats().window_hits >= 5, "{:?}", c.stats());
+}
+
+/// A client whose cache holds every booking since the origin knows that a
+/// request it finds sold out was never booked, so it reads no claim for it,
+/// in a decided group or apart; a retry of a booked request is still
+/// answered from its claim. A client without that knowledge reads.
+#[test]
+fn a_client_that_knows_every_booking_reads_no_claim_for_a_new_request() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 2);
+    // any(0) books room-000, which then leaves the range; any(1) takes the other.
+    let first = pollster::block_on(Allot::new(&store).book_any_many(&[any(0), any(1)], NOW));
+    let Ok(Outcome::Booked { unit: got, .. }) = &first[0] else { panic!("{first:?}") };
+    pollster::block_on(Allot::new(&store).retire_unit(got, NOW)).unwrap();
+    let (claim_reads, decided) = (store.claim_reads.get(), store.decided.get());
+    let out = pollster::block_on(Allot::new(&store).book_any_many(&[any(0), any(2), any(3)], NOW));
+    match &out[0] {
+        Ok(Outcome::Booked { unit, replayed: true, .. }) => assert_eq!(unit, got),
+        o => panic!("the retry: {o:?}"),
+    }
+    assert_eq!(out[1..], [Ok(Outcome::SoldOut), Ok(Outcome::SoldOut)]);
+    assert_eq!(store.decided.get(), decided);
+    assert_eq!(store.claim_reads.get(), claim_reads + 1, "one claim read, for the retry");
+
+    // Found sold out by the decision: the room is taken right before it.
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 1);
+    *store.before_decide.borrow_mut() = Some(Box::new(|inner: &MemStore| {
+        let o = pollster::block_on(Allot::new(inner).book_any_many(&[any(0)], NOW));
+        assert!(matches!(o[0], Ok(Outcome::Booked { .. })), "{o:?}");
+    }));
+    let out = pollster::block_on(Allot::new(&store).book_any_many(&[any(1), any(2)], NOW));
+    assert!(store.before_decide.borrow().is_none(), "the other booker never ran");
+    assert_eq!(out, [Ok(Outcome::SoldOut), Ok(Outcome::SoldOut)]);
+    assert_eq!((store.claims_asked.get(), store.claim_reads.get()), (0, 0));
+
+    // Without a feed, or with a cache too small to hold every stream, the
+    // client cannot know: it reads.
+    let plain = Counting::new(MemStore::new());
+    let fed = Counting::new(MemStore::with_feed());
+    for (store, config) in [(&plain, Config::default()), (&fed, Config { roster_cache_max: 1, ..Config::default() })] {
+        rooms(store, 2);
+        let out = pollster::block_on(Allot::new(store).book_any_many(&[any(0), any(1)], NOW));
+        assert!(out.iter().all(|o| matches!(o, Ok(Outcome::Booked { .. }))), "{out:?}");
+        let before = store.claim_reads.get() + store.claims_asked.get();
+        let out = pollster::block_on(Allot::with_config(store, config).book_any_many(&[any(2)], NOW));
+        assert_eq!(out, [Ok(Outcome::SoldOut)]);
+        assert_eq!(store.claim_reads.get() + store.claims_asked.get(), before + 1);
+    }
 }

@@ -978,6 +978,14 @@ impl World {
                 if !any {
                     return Err("book answered SoldOut".into());
                 }
+                if h.claim_at(booking, lo).is_some() {
+                    // Claims are never removed: its claim was there for
+                    // the whole operation, and a retry gets what it got.
+                    return Err(
+                        "sold out, but the request was claimed before it began (a retry not answered from its claim)"
+                            .into(),
+                    );
+                }
                 for unit in &candidates {
                     if h.retired.get(unit).is_some_and(|v| *v <= hi) {
                         continue; // retired meanwhile: it left the index
