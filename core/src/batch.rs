@@ -28,7 +28,7 @@ use crate::event::{ClaimRecord, UnitRow};
 use crate::limits::*;
 use crate::model::*;
 use crate::roster::Roster;
-use crate::rules::{self, Ask, Decision, Outcome};
+use crate::rules::{self, Ask, Decision, Fit, Outcome};
 use crate::store::*;
 use hashbrown::HashMap;
 
@@ -497,7 +497,7 @@ impl<S: Store> Allot<S> {
     ) -> Result<(), BookError> {
         loop {
             let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
-            round.drop_taken(g, lost, &mut self.stats.already_booked)?;
+            round.drop_taken(g, lost, &mut self.stats.already_booked);
             let Some(&first) = g.pending.first() else { return Ok(()) };
             if g.walked() {
                 return Ok(());
@@ -643,34 +643,21 @@ impl Round<'_> {
 
     /// Drops the candidates of `g` that the cache shows taken for its
     /// requests (same span and qty: taken for one is taken for all).
-    fn drop_taken(
-        &self,
-        g: &mut Group,
-        lost: &mut BTreeSet<UnitId>,
-        already_booked: &mut u64,
-    ) -> Result<(), InputError> {
-        let Some(&first) = g.pending.first() else { return Ok(()) };
+    fn drop_taken(&self, g: &mut Group, lost: &mut BTreeSet<UnitId>, already_booked: &mut u64) {
+        let Some(&first) = g.pending.first() else { return };
         let ask = self.ask(first);
-        let mut failed = None;
+        // Only whether each is taken: the decision builds the commits.
         g.candidates.retain(|(entry, unit, streams)| {
-            if failed.is_some() {
-                return true;
-            }
-            match rules::decide_book(unit, streams, &rosters_in(self.rosters, streams), ask, self.now) {
-                Ok(Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. })) => {
+            match rules::fit(unit, &rosters_in(self.rosters, streams), &ask, self.now) {
+                Fit::Full { .. } | Fit::Overlap { .. } => {
                     if lost.remove(&entry.unit) {
                         *already_booked += 1;
                     }
                     false
                 }
-                Ok(_) => true,
-                Err(e) => {
-                    failed = Some(e);
-                    true
-                }
+                Fit::Claimed | Fit::Free { .. } => true,
             }
         });
-        failed.map_or(Ok(()), Err)
     }
 
     /// Decides every pending request of `groups` from the candidates they

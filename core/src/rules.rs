@@ -153,26 +153,30 @@ pub struct Ask<'a> {
     pub fingerprint: &'a [u8],
 }
 
-/// Decides a booking of `ask` on `unit` given the rosters of `streams`
-/// (one per stream, same order). The commit guards the unit's definition
-/// stream, so a booking never lands on a unit retired or changed since it
-/// was observed.
-pub fn decide_book(
-    unit: &UnitRow,
-    streams: &[StreamId],
-    rosters: &[&Roster],
-    ask: Ask<'_>,
-    now: TimeMs,
-) -> Result<Decision, InputError> {
-    debug_assert_eq!(streams.len(), rosters.len());
-    let id = unit.id();
+/// Where a booking of an [`Ask`] stands on one unit, before any commit is
+/// built: the checks of [`decide_book`], which a batch also runs to screen
+/// candidates (hundreds per round), so they allocate nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// The booking is already in one of the unit's streams.
+    Claimed,
+    /// A pool or allotment with fewer places than asked on some stream.
+    Full { available: u32 },
+    /// An exclusive unit with a live booking overlapping the span.
+    Overlap { with: Span },
+    /// It fits: at this effective time, from this seat.
+    Free { eff: TimeMs, seat: u32 },
+}
+
+/// [`Fit`] of `ask` on `unit` given the rosters of its streams.
+pub fn fit(unit: &UnitRow, rosters: &[&Roster], ask: &Ask<'_>, now: TimeMs) -> Fit {
     let eff = effective_now(rosters, now);
     if rosters.iter().any(|r| r.find(ask.booking).is_some()) {
         // The booking is already there: an earlier attempt of this request
         // id committed (its acknowledgement was lost, or a racer with the
         // same id won). Its claim, written in the same commit, says what the
         // request was and what it got: the caller replays from there.
-        return Ok(Decision::Claimed);
+        return Fit::Claimed;
     }
     let capacity = unit.spec.kind.capacity();
     let mut seat = 1;
@@ -188,17 +192,39 @@ pub fn decide_book(
                 }
             }
             if ask.qty > available {
-                return Ok(Decision::Done(Outcome::Full { unit: id.clone(), available }));
+                return Fit::Full { available };
             }
         }
         UnitKind::Exclusive => {
             for r in rosters {
                 if let Some(e) = r.live(eff).find(|e| e.span.overlaps(&ask.span)) {
-                    return Ok(Decision::Done(Outcome::Overlap { unit: id.clone(), with: e.span }));
+                    return Fit::Overlap { with: e.span };
                 }
             }
         }
     }
+    Fit::Free { eff, seat }
+}
+
+/// Decides a booking of `ask` on `unit` given the rosters of `streams`
+/// (one per stream, same order). The commit guards the unit's definition
+/// stream, so a booking never lands on a unit retired or changed since it
+/// was observed.
+pub fn decide_book(
+    unit: &UnitRow,
+    streams: &[StreamId],
+    rosters: &[&Roster],
+    ask: Ask<'_>,
+    now: TimeMs,
+) -> Result<Decision, InputError> {
+    debug_assert_eq!(streams.len(), rosters.len());
+    let id = unit.id();
+    let (eff, seat) = match fit(unit, rosters, &ask, now) {
+        Fit::Claimed => return Ok(Decision::Claimed),
+        Fit::Full { available } => return Ok(Decision::Done(Outcome::Full { unit: id.clone(), available })),
+        Fit::Overlap { with } => return Ok(Decision::Done(Outcome::Overlap { unit: id.clone(), with })),
+        Fit::Free { eff, seat } => (eff, seat),
+    };
     let hold = match ask.hold {
         None => None,
         Some(h) => {
