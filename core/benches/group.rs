@@ -13,14 +13,15 @@
 //!
 //! `decide_book_free` and `decide_book_taken` are single calls: on a free
 //! candidate (builds the commit: events, guard, claim) and on a taken one
-//! (finds the overlap).
+//! (finds the overlap). `fit_free` is the screening a batch runs over every
+//! candidate it holds (`rules::fit`: the same checks, no commit built).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use allot_core::model::booking_streams;
 use allot_core::roster::Roster;
-use allot_core::rules::{Ask, Decision, decide_book};
+use allot_core::rules::{Ask, Decision, Fit, decide_book, fit};
 use allot_core::{
     BookAnyReq, BookingId, Event, Hold, IndexQuery, Outcome, Pick, Span, StreamId, UnitKind, UnitRow, UnitSpec,
 };
@@ -112,6 +113,11 @@ fn decide(c: &Candidate, r: &Request) -> Decision {
     decide_book(&c.row, &c.streams, &[&c.roster], ask, NOW).unwrap()
 }
 
+fn screen(c: &Candidate, r: &Request) -> Fit {
+    let ask = Ask { booking: &r.booking, span: NIGHT, qty: 1, hold: None, fingerprint: &r.fingerprint };
+    fit(&c.row, &[&c.roster], &ask, NOW)
+}
+
 /// Decides the whole batch; returns (candidate, commit) per request.
 fn decide_batch(cands: &[Candidate], reqs: &[Request]) -> Vec<(usize, Decision)> {
     let mut assigned = [false; CANDIDATES];
@@ -146,6 +152,7 @@ fn group(c: &mut Criterion) {
     let taken = &cands[0];
     assert!(matches!(decide(free, &reqs[0]), Decision::Commit { outcome: Outcome::Booked { .. }, .. }));
     assert!(matches!(decide(taken, &reqs[0]), Decision::Done(Outcome::Overlap { .. })));
+    assert!(matches!(screen(free, &reqs[0]), Fit::Free { .. }));
 
     let mut g = c.benchmark_group("group_decide");
     g.throughput(Throughput::Elements(REQUESTS as u64));
@@ -153,6 +160,7 @@ fn group(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("decide_book_free", |b| b.iter(|| decide(black_box(free), black_box(&reqs[0]))));
     g.bench_function("decide_book_taken", |b| b.iter(|| decide(black_box(taken), black_box(&reqs[0]))));
+    g.bench_function("fit_free", |b| b.iter(|| screen(black_box(free), black_box(&reqs[0]))));
     g.finish();
 }
 
