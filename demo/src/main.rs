@@ -1,8 +1,9 @@
 //! The demo page: orchestrates and displays; never books.
 //!
 //! Start: deletes the demo database, defines the units and index (setup,
-//! not timed), starts the workers and waits until each has said it is ready
-//! and has opened its own IndexedDB connection, then tells them all to go
+//! not timed), starts the workers and waits until each has said it is ready,
+//! has opened its own IndexedDB connection and has rehearsed its share in
+//! memory (see `bin/worker.rs`), then tells them all to go
 //! (the clock starts) and waits until the last one is done (the clock
 //! stops). Then it recounts through a fresh connection, prints the result
 //! line and keeps the run's parameters and line in a small database of its
@@ -547,7 +548,7 @@ async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
     setup?;
 
     let n = p.workers as usize;
-    phase(&format!("Starting {n} workers (not timed)"));
+    phase(&format!("Starting {n} workers (not timed): each opens its connection and rehearses its share in memory"));
     let inbox: InboxRef = Rc::default();
     let mut slots = Vec::with_capacity(n);
     let mut handlers = Vec::with_capacity(n);
@@ -591,7 +592,7 @@ async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
             }
             Ev::Msg(k, other) => return Err(format!("worker {}: unexpected {other:?} before the start", k + 1)),
             Ev::Tick => {
-                phase(&format!("Starting {n} workers (not timed): {ready} ready, {prepared} connected"));
+                phase(&format!("Starting {n} workers (not timed): {ready} ready, {prepared} connected and rehearsed"));
                 if now_ms() - started > START_TIMEOUT_MS {
                     return Err(format!("only {ready} of {n} workers started within {} s", START_TIMEOUT_MS / 1000.0));
                 }
