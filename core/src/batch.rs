@@ -245,13 +245,7 @@ impl<S: Store> Allot<S> {
                 .filter(|g| g.walked() && g.candidates.len() < g.pending.len())
                 .flat_map(|g| g.pending.iter().copied())
                 .collect();
-            let ids: Vec<&BookingId> = maybe_sold.iter().map(|&i| &reqs[i].booking).collect();
-            let unclaimed = self.known_unclaimed(&ids);
-            let mut k = 0;
-            maybe_sold.retain(|&i| {
-                k += 1;
-                unknown[i] || !unclaimed[k - 1]
-            });
+            self.keep_maybe_claimed(&mut maybe_sold, reqs, &unknown);
             let asked: Vec<BookingId> = maybe_sold.iter().map(|&i| reqs[i].booking.clone()).collect();
             let mut claims_read: Vec<Option<ClaimRecord>> = Vec::new();
             let sent = {
@@ -417,16 +411,8 @@ impl<S: Store> Allot<S> {
         }
         // A request that found everything taken may be a replay of one that
         // booked before: its claim says so.
-        // A client whose cache knows every booking answers without a read
-        // those it knows were never booked; not one whose commit's outcome
-        // was lost (it may have landed unseen).
-        let ids: Vec<&BookingId> = sold_out.iter().map(|&i| &reqs[i].booking).collect();
-        let unclaimed = self.known_unclaimed(&ids);
-        let mut k = 0;
-        sold_out.retain(|&i| {
-            k += 1;
-            unknown[i] || !unclaimed[k - 1]
-        });
+        // Without a read for those the cache knows were never booked.
+        self.keep_maybe_claimed(&mut sold_out, reqs, &unknown);
         if !sold_out.is_empty() {
             for &i in &sold_out {
                 out[i] = None;
@@ -458,6 +444,20 @@ impl<S: Store> Allot<S> {
             }
         }
         Ok(())
+    }
+
+    /// Keeps in `requests` those that may have a claim: all but the ones
+    /// this client's cache knows were never booked
+    /// ([`Allot::known_unclaimed`]), and always one whose commit's outcome
+    /// was lost (`unknown`: it may have landed unseen).
+    fn keep_maybe_claimed(&self, requests: &mut Vec<usize>, reqs: &[BookAnyReq], unknown: &[bool]) {
+        let ids: Vec<&BookingId> = requests.iter().map(|&i| &reqs[i].booking).collect();
+        let unclaimed = self.known_unclaimed(&ids);
+        let mut k = 0;
+        requests.retain(|&i| {
+            k += 1;
+            unknown[i] || !unclaimed[k - 1]
+        });
     }
 
     /// Answers, from their claims, the requests among `ids` made before.
