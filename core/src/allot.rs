@@ -478,6 +478,19 @@ impl<S: Store> Allot<S> {
         self.stats
     }
 
+    /// Brings the cache up to date with the store now, through its change
+    /// feed: the whole history the first time (every unit, index entry and
+    /// roster, as far as `Config::unit_cache_max` and
+    /// `Config::roster_cache_max` allow), what changed since afterwards.
+    /// Optional: every operation catches up by itself before it decides. A
+    /// page calls it when it opens, so that its first booking reads only
+    /// what changed since. A no-op on a store that keeps no feed.
+    pub async fn sync(&mut self) -> Result<(), QueryError> {
+        self.begin();
+        self.catch_up().await?;
+        Ok(())
+    }
+
     /// Forgets everything observed (the next requests read afresh).
     pub fn clear_cache(&mut self) {
         self.schema = None;

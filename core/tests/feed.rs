@@ -25,6 +25,9 @@ struct Counting {
     /// Run on the inner store when the next group is decided, before its
     /// transaction: another client's commit landing in between.
     before_decide: RefCell<Option<Interloper>>,
+    /// Where each read of the change feed started (`after`), on its own
+    /// or inside a decided group.
+    feed_from: RefCell<Vec<FeedPos>>,
 }
 
 type Interloper = Box<dyn FnOnce(&MemStore)>;
@@ -39,6 +42,7 @@ impl Counting {
             claim_reads: Cell::new(0),
             claims_asked: Cell::new(0),
             before_decide: RefCell::new(None),
+            feed_from: RefCell::new(Vec::new()),
         }
     }
 }
@@ -62,6 +66,7 @@ impl Store for Counting {
         decide: &mut DecideGroup<'_>,
     ) -> Result<Decided, StoreError> {
         self.decided.set(self.decided.get() + 1);
+        self.feed_from.borrow_mut().extend(after);
         self.claims_asked.set(self.claims_asked.get() + claims.len());
         if let Some(f) = self.before_decide.borrow_mut().take() {
             f(&self.inner);
@@ -69,6 +74,7 @@ impl Store for Counting {
         self.inner.decide_group(after, limit, claims, decide).await
     }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
+        self.feed_from.borrow_mut().push(after);
         self.inner.changes(after, limit).await
     }
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
@@ -403,4 +409,41 @@ fn a_client_that_knows_every_booking_reads_no_claim_for_a_new_request() {
         assert_eq!(out, [Ok(Outcome::SoldOut)]);
         assert_eq!(store.claim_reads.get() + store.claims_asked.get(), before + 1);
     }
+}
+
+/// `sync` loads a client's cache before its first operation (a page that
+/// opens): that operation then reads only the feed after where `sync`
+/// left off, no stream and no window, and still sees what another client
+/// booked in between.
+#[test]
+fn a_synced_client_reads_only_what_changed_since() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 10);
+    let mut c = Allot::new(&store);
+    store.feed_from.borrow_mut().clear();
+    pollster::block_on(c.sync()).unwrap();
+    assert_eq!(*store.feed_from.borrow(), vec![0], "one read of the whole history");
+    // Another client takes the first room meanwhile.
+    let (_, taken) = book_rooms(&store, 1);
+    store.feed_from.borrow_mut().clear();
+    let (streams, stats) = (store.streams_read.get(), c.stats());
+    let out = pollster::block_on(c.book_any_many(&[any(100)], NOW));
+    let [Ok(Outcome::Booked { unit, .. })] = &out[..] else { panic!("{out:?}") };
+    assert_ne!(*unit, taken[0], "the other client's booking was seen");
+    let from = store.feed_from.borrow().clone();
+    assert!(!from.is_empty() && from.iter().all(|&p| p > 0), "the feed read after the synced position: {from:?}");
+    assert_eq!(store.streams_read.get(), streams, "no stream read");
+    assert_eq!(c.stats().read_queries, stats.read_queries, "no window read");
+    // Again: only what changed since the last call.
+    let before = c.stats().feed_reads;
+    pollster::block_on(c.sync()).unwrap();
+    assert_eq!(c.stats().feed_reads, before + 1);
+    assert!(store.feed_from.borrow().last().is_some_and(|&p| p > 0));
+    // A store without a feed: nothing to load, and nothing fails.
+    let plain = Counting::new(MemStore::new());
+    rooms(&plain, 2);
+    let mut p = Allot::new(&plain);
+    pollster::block_on(p.sync()).unwrap();
+    assert_eq!(p.stats().feed_reads, 0);
+    assert!(matches!(pollster::block_on(p.book_any(&any(0), NOW)), Ok(Outcome::Booked { .. })));
 }
