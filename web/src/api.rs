@@ -149,6 +149,7 @@ impl Inner {
         total.already_booked += after.already_booked - before.already_booked;
         total.replays += after.replays - before.replays;
         total.window_hits += after.window_hits - before.window_hits;
+        total.feed_reads += after.feed_reads - before.feed_reads;
         self.stats.set(total);
         self.pool.borrow_mut().push(allot);
     }
@@ -625,6 +626,21 @@ impl Db {
         })
     }
 
+    /// Loads this handle's cache from the store now, through the store's
+    /// change feed: the whole history the first time, what changed since
+    /// afterwards. Optional (every operation catches up by itself); a page
+    /// calls it when it opens, so that its first booking reads only what
+    /// changed since. Operations that run at the same time on one handle
+    /// each take a client of their own: the synced one goes to the next
+    /// operation. The in-memory store keeps no feed: a no-op there.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn sync(&self) -> Promise {
+        self.run(|inner| async move {
+            core(inner.with(async |a| a.sync().await).await?)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// What the booking loop did through this handle.
     #[wasm_bindgen(unchecked_return_type = "Stats")]
     pub fn stats(&self) -> JsValue {
@@ -637,6 +653,7 @@ impl Db {
             .set("alreadyBooked", js::u64_js(s.already_booked))
             .set("replays", js::u64_js(s.replays))
             .set("windowHits", js::u64_js(s.window_hits))
+            .set("feedReads", js::u64_js(s.feed_reads))
             .done()
     }
 

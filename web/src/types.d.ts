@@ -264,4 +264,6 @@ export interface Stats {
   replays: number;
   /** Candidate windows answered from index entries read before (no index query). */
   windowHits: number;
+  /** Reads of the store's change feed (IndexedDB: its journal), `sync()` included. */
+  feedReads: number;
 }

@@ -34,6 +34,7 @@ test('the ESM entry drives IndexedDB in a page', { timeout: 60_000 }, async () =
     assert.equal(r.verifiedLive, 60);
     assert.equal(r.ok, true, JSON.stringify(r.violations));
     assert.equal(r.errorCode, 'E_NOT_FINITE');
+    assert.deepEqual(r.syncReads, [1, 1, 1, 1], "sync read each handle's feed once");
   } finally {
     await ctx.close();
     rmSync(profile, { recursive: true, force: true });

@@ -18,6 +18,9 @@ async function run() {
   await db.defineUnits(units);
   // Four connections race 80 sessions for 60 rooms.
   const handles = await Promise.all([1, 2, 3, 4].map(() => open({ name, durability: 'relaxed' })));
+  // Each loads its cache first (a page that opens), one feed read each.
+  await Promise.all(handles.map((h) => h.sync()));
+  const syncReads = handles.map((h) => h.stats().feedReads);
   const outcomes = await Promise.all(
     Array.from({ length: 80 }, (_, i) =>
       handles[i % 4].bookAny({
@@ -46,6 +49,7 @@ async function run() {
     violations: report.violations,
     conflicts,
     errorCode,
+    syncReads,
   };
 }
 

@@ -31,8 +31,10 @@ async function main(): Promise<void> {
   const rec = await db.reconcile({ now: Date.now() });
   const report = await db.verify({ acknowledged: [{ actor: 'a', key: 'k' }] });
   const ok: boolean = report.ok;
+  const synced: void = await db.sync();
   const stats = db.stats();
   const conflicts: number = stats.conflicts;
+  const feedReads: number = stats.feedReads;
   const retired = await db.retireUnit('r1');
   try {
     await db.book({ actor: 'a', key: 'x', unit: 'nope' });
