@@ -16,7 +16,8 @@
 # Headless keys mirror the URL (and the controls): --scenario
 # holiday|last-room|last-seat|dinner|long-stays --hotels --rooms --sessions
 # --workers (1-32) --batch --window --price-min --price-max --seed
-# --durability relaxed|default|strict; plus --timeout SECS and
+# --durability relaxed|default|strict; --cold 1 (workers do not load their
+# cache before the clock); plus --timeout SECS and
 # --screenshot PATH. Example:
 #
 #   demo/run.sh headless --scenario holiday --hotels 20 --rooms 50 --sessions 1000 --workers 16

@@ -143,6 +143,18 @@ test('batch=1 books one request at a time (book_any) with the same result', T, a
   assert.equal(f.failed_sessions, 0);
 });
 
+test('cold=1: workers race from empty caches (no load before the clock) with the same guarantees', T, async () => {
+  const { f } = await run({ scenario: 'holiday', hotels: 4, rooms: 50, sessions: 250, workers: 8, seed: 5, cold: 1 });
+  assert.equal(f.booked, 200);
+  assert.equal(f.verified_booked, 200);
+  assert.equal(f.sold_out, 50);
+  assert.equal(f.double_booked, 0);
+  assert.equal(f.failed_sessions, 0);
+  const last = await run({ scenario: 'last-room', sessions: 50, workers: 16, cold: 1 });
+  assert.equal(last.f.booked, 1);
+  assert.equal(last.f.verified_booked, 1);
+});
+
 test('dinner service: no overlapping parties, no undersized tables', T, async () => {
   const { f, line } = await run({ scenario: 'dinner', hotels: 3, rooms: 16, sessions: 200, workers: 16 });
   assert.match(line, /^dinner_service_done parties=200 seated=\d+ turned_away=\d+ overlaps=0 undersized=0 conflicts=\d+ wall_secs=\d+\.\d{3}$/);

@@ -2,8 +2,9 @@
 //!
 //! Start: deletes the demo database, defines the units and index (setup,
 //! not timed), starts the workers and waits until each has said it is ready,
-//! has opened its own IndexedDB connection and has rehearsed its share in
-//! memory (see `bin/worker.rs`), then tells them all to go
+//! has opened its own IndexedDB connection, has rehearsed its share in
+//! memory and has loaded its cache from the database (see `bin/worker.rs`;
+//! `cold=1` in the URL skips that load), then tells them all to go
 //! (the clock starts) and waits until the last one is done (the clock
 //! stops). Then it recounts through a fresh connection, prints the result
 //! line and keeps the run's parameters and line in a small database of its
@@ -519,6 +520,9 @@ fn expected_bookings(p: &Params) -> Option<u64> {
 struct Faults {
     resume: bool,
     kill: Option<(usize, u64)>,
+    /// Not a fault: `cold=1` starts the race with empty client caches (the
+    /// workers do not load theirs from the database before the clock).
+    cold: bool,
 }
 
 fn faults() -> Faults {
@@ -528,7 +532,7 @@ fn faults() -> Faults {
         let after = get("kill_after").and_then(|n| n.parse::<u64>().ok()).unwrap_or(1);
         (w - 1, after)
     });
-    Faults { resume: get("resume") == Some("1"), kill }
+    Faults { resume: get("resume") == Some("1"), kill, cold: get("cold") == Some("1") }
 }
 
 async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
@@ -548,7 +552,8 @@ async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
     setup?;
 
     let n = p.workers as usize;
-    phase(&format!("Starting {n} workers (not timed): each opens its connection and rehearses its share in memory"));
+    let load = if faults.cold { "" } else { " and loads its cache from the database" };
+    phase(&format!("Starting {n} workers (not timed): each opens its connection, rehearses its share in memory{load}"));
     let inbox: InboxRef = Rc::default();
     let mut slots = Vec::with_capacity(n);
     let mut handlers = Vec::with_capacity(n);
@@ -579,7 +584,8 @@ async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
                 ready += 1;
                 slots[k].state = "ready";
                 render_slot(&slots[k]);
-                let msg = ToWorker::Prepare { db: DB_NAME.into(), params: p.clone(), index: k as u32 };
+                let msg =
+                    ToWorker::Prepare { db: DB_NAME.into(), params: p.clone(), index: k as u32, cold: faults.cold };
                 workers[k].post_message(&to_js(&msg)).map_err(|e| format!("posting to worker {k}: {e:?}"))?;
             }
             Ev::Msg(k, FromWorker::Prepared { .. }) => {
@@ -592,7 +598,7 @@ async fn race(p: &Params, faults: Faults) -> Result<RunOutcome, String> {
             }
             Ev::Msg(k, other) => return Err(format!("worker {}: unexpected {other:?} before the start", k + 1)),
             Ev::Tick => {
-                phase(&format!("Starting {n} workers (not timed): {ready} ready, {prepared} connected and rehearsed"));
+                phase(&format!("Starting {n} workers (not timed): {ready} ready, {prepared} prepared"));
                 if now_ms() - started > START_TIMEOUT_MS {
                     return Err(format!("only {ready} of {n} workers started within {} s", START_TIMEOUT_MS / 1000.0));
                 }

@@ -19,8 +19,10 @@ use crate::params::Params;
 #[serde(tag = "t")]
 pub enum ToWorker {
     /// Open a connection to `db` and get ready to book this worker's share
-    /// of the sessions (session `i` is worker `i % workers`'s).
-    Prepare { db: String, params: Params, index: u32 },
+    /// of the sessions (session `i` is worker `i % workers`'s): rehearse it
+    /// in memory, then load the client's cache from the database
+    /// (`Allot::sync`, as a page does when it opens) unless `cold`.
+    Prepare { db: String, params: Params, index: u32, cold: bool },
     /// Start booking.
     Go,
 }
