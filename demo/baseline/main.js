@@ -32,11 +32,11 @@ async function main() {
     w.onmessage = ({ data }) => (data.type === 'error' ? reject(new Error(data.message)) : resolve(data));
     w.onerror = (e) => reject(new Error(e.message));
   });
-  await Promise.all(workers.map((w) => { const r = next(w); w.postMessage({ type: 'open' }); return r; }));
+  await Promise.all(workers.map((w) => { const r = next(w); w.postMessage({ type: 'open', priceMin: p.priceMin, priceMax: p.priceMax }); return r; }));
   const t0 = performance.now();
   const results = await Promise.all(workers.map((w, index) => {
     const r = next(w);
-    w.postMessage({ type: 'go', index, workers: p.workers, sessions: p.sessions, priceMin: p.priceMin, priceMax: p.priceMax, durability: p.durability });
+    w.postMessage({ type: 'go', index, workers: p.workers, sessions: p.sessions, durability: p.durability });
     return r;
   }));
   const wall = (performance.now() - t0) / 1000;

