@@ -36,7 +36,8 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 struct Job {
     params: Params,
     index: u32,
-    store: IdbStore,
+    /// The client on this worker's own connection (its cache loaded
+    /// unless the run is cold).
     allot: Allot<IdbStore>,
 }
 
@@ -58,12 +59,12 @@ fn main() {
                     match IdbStore::open(&db, params.durability()).await {
                         Ok(store) => {
                             rehearse(&params, index).await;
-                            let mut allot = Allot::with_config(store.clone(), config(&params));
+                            let mut allot = Allot::with_config(store, config(&params));
                             if !cold && let Err(e) = allot.sync().await {
                                 post(&FromWorker::Failed { index, error: format!("loading the cache: {e}") });
                                 return;
                             }
-                            *job.borrow_mut() = Some(Job { params, index, store, allot });
+                            *job.borrow_mut() = Some(Job { params, index, allot });
                             post(&FromWorker::Prepared { index });
                         }
                         Err(e) => post(&FromWorker::Failed { index, error: format!("opening IndexedDB: {e}") }),
@@ -142,7 +143,7 @@ async fn book_share<S: Store>(
 
 /// Books this worker's sessions, reporting after every batch.
 async fn run(job: Job) {
-    let Job { params: p, index, store, mut allot } = job;
+    let Job { params: p, index, mut allot } = job;
     let sessions: Vec<u64> = p.sessions_of(index).collect();
     let mut c = Counters { sessions: sessions.len() as u64, ..Counters::default() };
     let mut acked = Vec::new();
@@ -175,6 +176,6 @@ async fn run(job: Job) {
         post(&FromWorker::Progress { index, c });
     })
     .await;
-    store.close();
+    allot.store().clone().close();
     post(&FromWorker::Done { index, c, acked, first_error });
 }
