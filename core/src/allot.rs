@@ -17,7 +17,12 @@
 //! every stream (those the feed never named are empty) and reads none.
 //! Every operation catches up once before it decides (so its "full" and
 //! "sold out" answers rest on a read made after it began, as without a
-//! feed) and again after each conflict.
+//! feed) and again after each conflict. Auto-assign (`book_any`,
+//! `book_any_many`) by a client that already follows the feed is the one
+//! exception: its first round decides on the cache inside
+//! [`Store::decide_group`], which applies the feed read in the store's own
+//! transaction first, and it never answers "sold out" from that round (see
+//! `batch.rs`). A warm client books with one transaction.
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -482,9 +487,10 @@ impl<S: Store> Allot<S> {
     /// feed: the whole history the first time (every unit, index entry and
     /// roster, as far as `Config::unit_cache_max` and
     /// `Config::roster_cache_max` allow), what changed since afterwards.
-    /// Optional: every operation catches up by itself before it decides. A
-    /// page calls it when it opens, so that its first booking reads only
-    /// what changed since. A no-op on a store that keeps no feed.
+    /// Optional: the first operation catches up by itself. A page calls it
+    /// when it opens, so that its first booking reads only what changed
+    /// since, inside the booking's own transaction where the store has
+    /// one. A no-op on a store that keeps no feed.
     pub async fn sync(&mut self) -> Result<(), QueryError> {
         self.begin();
         self.catch_up().await?;
@@ -949,6 +955,14 @@ impl<S: Store> Allot<S> {
             return Err(
                 InputError::LimitInvalid { what: "window", value: window.into(), max: WINDOW_LEN_MAX.into() }.into()
             );
+        }
+        if matches!(self.feed, Feed::At { .. }) {
+            // A client that follows the feed decides with what it keeps (the
+            // whole index, where it booted from the origin) inside the
+            // store's transaction: one transaction where the walk below
+            // would read the claim, the feed and windows on their own first.
+            let mut out = self.book_any_many(core::slice::from_ref(req), now).await;
+            return out.pop().unwrap_or_else(|| Err(BookError::Store(corrupt("batch", "a request got no outcome"))));
         }
         let fingerprint = req.fingerprint();
         if let Some(o) = self.replay(&req.booking, &fingerprint).await? {

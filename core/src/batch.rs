@@ -115,10 +115,22 @@ impl<S: Store> Allot<S> {
         // read): a replayed request's commit meets its claim and answers
         // `Duplicate` (claims are checked first), and a request about to be
         // answered without a commit (sold out) checks its claim at the end.
-        // The feed first: it brings the schema along (a client that
-        // follows it from the origin never reads the catalog stream), and
-        // the first round needs it anyway.
-        self.catch_up().await?;
+        // A client that already follows the feed starts from what its cache
+        // knows, with no read of its own: the first round's decision applies
+        // the feed read inside the store's transaction before it decides,
+        // and the store checks every commit it sends. Only a sold-out answer
+        // must rest on reads made after the operation began (see
+        // [`Allot::begin`]), so a round on the presumed cache never gives
+        // one: its requests left without a candidate walk again, on the
+        // cache the transaction brought up to date. Otherwise the feed
+        // first: it brings the schema along (a client that follows it from
+        // the origin never reads the catalog stream).
+        let mut presumed = matches!(self.feed, Feed::At { .. });
+        if presumed {
+            self.feed_fresh = true;
+        } else {
+            self.catch_up().await?;
+        }
         // Groups sharing a walk.
         let mut groups: Vec<Group> = Vec::new();
         for &i in &live {
@@ -126,6 +138,13 @@ impl<S: Store> Allot<S> {
                 continue;
             }
             let r = &reqs[i];
+            if presumed && self.schema.as_ref().and_then(|s| s.index(&r.query.index)).is_none() {
+                // An index the cache does not know (yet): the feed brings a
+                // new one along, with no read of the catalog.
+                presumed = false;
+                self.feed_fresh = false;
+                self.catch_up().await?;
+            }
             let Some(def) = self.index_def(&r.query.index).await? else {
                 out[i] = Some(Err(BookError::UnknownIndex { index: r.query.index.clone() }));
                 continue;
@@ -146,11 +165,7 @@ impl<S: Store> Allot<S> {
             match groups.iter_mut().find(|g| same(g)) {
                 Some(g) => g.pending.push(i),
                 None => {
-                    let segments = if r.pick == Pick::Spread {
-                        self.segments(&range, &r.span, &r.booking).into()
-                    } else {
-                        alloc::vec![range.clone()].into()
-                    };
+                    let segments = self.walk(&range, &r.span, r.pick, &r.booking);
                     groups.push(Group {
                         range,
                         span: r.span,
@@ -210,6 +225,15 @@ impl<S: Store> Allot<S> {
                 self.fill(g, reqs, &fingerprints, now, &mut lost).await?;
             }
             if groups.iter().all(|g| g.walked() && g.candidates.is_empty()) {
+                if presumed {
+                    // Taken as far as the cache knew before the operation:
+                    // walk again after a read.
+                    presumed = false;
+                    self.feed_fresh = false;
+                    rounds -= 1;
+                    self.restart_walks(&mut groups, reqs);
+                    continue;
+                }
                 // Every unit in every range is taken, as of reads made in this
                 // round: sold out, with no transaction (the decision inside
                 // one would find no candidate either: a feed read there only
@@ -233,6 +257,9 @@ impl<S: Store> Allot<S> {
             let mut claimed: Vec<usize> = Vec::new();
             let mut invalid: Option<InputError> = None;
             let mut page_stale = false;
+            // The feed read with the decision showed a unit (or the catalog)
+            // redefined: candidates may have moved, so the walks start again.
+            let mut redefined = false;
             // Requests that may end sold out in this decision (their group
             // walked its whole range and holds fewer candidates than
             // requests): their claims are read with it, in its transaction,
@@ -242,7 +269,7 @@ impl<S: Store> Allot<S> {
             // brings its booking, and the check at the end reads its claim.
             let mut maybe_sold: Vec<usize> = groups
                 .iter()
-                .filter(|g| g.walked() && g.candidates.len() < g.pending.len())
+                .filter(|g| !presumed && g.walked() && g.candidates.len() < g.pending.len())
                 .flat_map(|g| g.pending.iter().copied())
                 .collect();
             self.keep_maybe_claimed(&mut maybe_sold, reqs, &unknown);
@@ -262,13 +289,34 @@ impl<S: Store> Allot<S> {
                     if let (Some(pos), Some(changes)) = (following, changes) {
                         page_stale = changes.gap || changes.more;
                         if !changes.gap {
+                            // A candidate's row and index entry are as the
+                            // walk found them: one redefined since is not
+                            // offered (its definition guard would be refused).
+                            let mut moved = changes.appends.iter().filter(|a| a.stream.part == Part::Def).peekable();
+                            if moved.peek().is_some() {
+                                redefined = true;
+                                let units: BTreeSet<UnitId> = moved.filter_map(|a| a.stream.unit()).collect();
+                                for g in groups.iter_mut() {
+                                    g.candidates.retain(|(e, _, _)| !units.contains(&e.unit));
+                                }
+                            }
                             let cache = FeedCache { rosters, units, mirror, schema, feed };
                             apply_feed(cache, cache_max, pos, changes)?;
                         }
                     }
                     let round = Round { reqs, fingerprints: &fingerprints, now, rosters };
+                    let may_sell_out = !presumed && !redefined;
                     round
-                        .decide(&mut groups, &mut lost, already_booked, out, &mut sold_out, &mut owners, &mut claimed)
+                        .decide(
+                            &mut groups,
+                            may_sell_out,
+                            &mut lost,
+                            already_booked,
+                            out,
+                            &mut sold_out,
+                            &mut owners,
+                            &mut claimed,
+                        )
                         .map_err(|e| {
                             let shown = StoreError::Invalid(e.clone());
                             invalid = Some(e);
@@ -277,6 +325,11 @@ impl<S: Store> Allot<S> {
                 };
                 self.store.decide_group(following, FEED_PAGE_ENTRIES_MAX, &asked, &mut decide).await
             };
+            // The walks so far skipped units the presumed cache showed taken,
+            // or passed units since redefined: the next round walks from the
+            // start, on the cache as the transaction left it (once every
+            // request of this round that goes on is pending again).
+            let mut rewalk = core::mem::take(&mut presumed) || redefined;
             if let Some(e) = invalid {
                 return Err(e.into());
             }
@@ -316,6 +369,9 @@ impl<S: Store> Allot<S> {
                     for g in &mut groups {
                         g.pending.sort_unstable();
                     }
+                    if rewalk {
+                        self.restart_walks(&mut groups, reqs);
+                    }
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -346,7 +402,6 @@ impl<S: Store> Allot<S> {
             }
             self.stats.commits += commits.len() as u64;
             let mut refresh: Vec<StreamId> = Vec::new();
-            let mut fresh_units: Vec<UnitId> = Vec::new();
             for ((commit, result), (i, gi, outcome, entry)) in commits.iter().zip(results).zip(owners) {
                 match result {
                     Ok(CommitOutcome::Committed) => {
@@ -367,9 +422,9 @@ impl<S: Store> Allot<S> {
                         self.feed_fresh = false;
                         lost.insert(entry.unit.clone());
                         last_conflict[i] = Some((stream.clone(), expected, actual));
-                        if stream.part == Part::Def {
-                            fresh_units.push(entry.unit.clone());
-                        }
+                        // A unit redefined under the decision: replaced,
+                        // it may have left the range or moved within it.
+                        rewalk |= stream.part == Part::Def;
                         refresh.extend(commit.writes.iter().filter(|w| !w.events.is_empty()).map(|w| w.stream.clone()));
                         groups[gi].pending.push(i);
                     }
@@ -390,20 +445,8 @@ impl<S: Store> Allot<S> {
             if !refresh.is_empty() {
                 self.observe(&refresh).await?;
             }
-            if !fresh_units.is_empty() {
-                let rows = self.unit_rows(&fresh_units, true).await?;
-                for g in &mut groups {
-                    g.candidates.retain_mut(|(e, unit, _)| match fresh_units.iter().position(|u| *u == e.unit) {
-                        None => true,
-                        Some(k) => match &rows[k] {
-                            Some(row) if !row.retired => {
-                                *unit = row.clone();
-                                true
-                            }
-                            _ => false,
-                        },
-                    });
-                }
+            if rewalk {
+                self.restart_walks(&mut groups, reqs);
             }
             for g in &mut groups {
                 g.pending.sort_unstable();
@@ -444,6 +487,26 @@ impl<S: Store> Allot<S> {
             }
         }
         Ok(())
+    }
+
+    /// Starts the walk of every group with pending requests again, from
+    /// the beginning of its range, with no candidate.
+    fn restart_walks(&self, groups: &mut [Group], reqs: &[BookAnyReq]) {
+        for g in groups.iter_mut() {
+            let Some(&first) = g.pending.first() else { continue };
+            g.segments = self.walk(&g.range, &g.span, g.pick, &reqs[first].booking);
+            g.candidates.clear();
+        }
+    }
+
+    /// The segments a walk over `range` visits: from a point of its own
+    /// for `Pick::Spread` (see [`Allot::segments`]), else from the start.
+    fn walk(&self, range: &KeyRange, span: &Span, pick: Pick, booking: &BookingId) -> VecDeque<KeyRange> {
+        if pick == Pick::Spread {
+            self.segments(range, span, booking).into()
+        } else {
+            alloc::vec![range.clone()].into()
+        }
     }
 
     /// Keeps in `requests` those that may have a claim: all but the ones
@@ -665,13 +728,15 @@ impl Round<'_> {
     /// answered without a commit in `out` (sold out also in `sold_out`),
     /// requests whose booking is already in a candidate's stream in
     /// `claimed`. A request left without a candidate stays pending for the
-    /// next round, which fetches more. Candidates found taken on the way
+    /// next round, which fetches more (or walks again: no sold out unless
+    /// `may_sell_out`). Candidates found taken on the way
     /// are dropped here (no separate pass: this runs inside the store's
     /// transaction).
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
         groups: &mut [Group],
+        may_sell_out: bool,
         lost: &mut BTreeSet<UnitId>,
         already_booked: &mut u64,
         out: &mut [Slot],
@@ -722,7 +787,7 @@ impl Round<'_> {
                     }
                 }
                 if !assigned {
-                    if g.walked() && g.candidates.is_empty() {
+                    if may_sell_out && g.walked() && g.candidates.is_empty() {
                         sold_out.push(i);
                         out[i] = Some(Ok(Outcome::SoldOut));
                     } else {

@@ -25,6 +25,9 @@ struct Counting {
     /// Run on the inner store when the next group is decided, before its
     /// transaction: another client's commit landing in between.
     before_decide: RefCell<Option<Interloper>>,
+    /// Run on the inner store right after the next group is decided, before
+    /// its commits: another client's commit landing under the decision.
+    after_decide: RefCell<Option<Interloper>>,
     /// Where each read of the change feed started (`after`), on its own
     /// or inside a decided group.
     feed_from: RefCell<Vec<FeedPos>>,
@@ -42,6 +45,7 @@ impl Counting {
             claim_reads: Cell::new(0),
             claims_asked: Cell::new(0),
             before_decide: RefCell::new(None),
+            after_decide: RefCell::new(None),
             feed_from: RefCell::new(Vec::new()),
         }
     }
@@ -71,7 +75,14 @@ impl Store for Counting {
         if let Some(f) = self.before_decide.borrow_mut().take() {
             f(&self.inner);
         }
-        self.inner.decide_group(after, limit, claims, decide).await
+        let mut decided_then = |changes: Option<Changes>, claims: Vec<Option<ClaimRecord>>| {
+            let commits = decide(changes, claims);
+            if let Some(f) = self.after_decide.borrow_mut().take() {
+                f(&self.inner);
+            }
+            commits
+        };
+        self.inner.decide_group(after, limit, claims, &mut decided_then).await
     }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         self.feed_from.borrow_mut().push(after);
@@ -434,6 +445,7 @@ fn a_synced_client_reads_only_what_changed_since() {
     assert!(!from.is_empty() && from.iter().all(|&p| p > 0), "the feed read after the synced position: {from:?}");
     assert_eq!(store.streams_read.get(), streams, "no stream read");
     assert_eq!(c.stats().read_queries, stats.read_queries, "no window read");
+    assert_eq!(from.len(), 1, "one feed read, the decision's own: {from:?}");
     // Again: only what changed since the last call.
     let before = c.stats().feed_reads;
     pollster::block_on(c.sync()).unwrap();
@@ -446,4 +458,95 @@ fn a_synced_client_reads_only_what_changed_since() {
     pollster::block_on(p.sync()).unwrap();
     assert_eq!(p.stats().feed_reads, 0);
     assert!(matches!(pollster::block_on(p.book_any(&any(0), NOW)), Ok(Outcome::Booked { .. })));
+}
+
+fn cancel(store: &Counting, i: usize) {
+    let req = ActReq { by: Actor::new("guest").unwrap(), booking: bid("guest", &format!("g{i}")) };
+    pollster::block_on(Allot::new(store).cancel(&req, NOW)).unwrap();
+}
+
+/// A client that follows the feed decides its first round on its cache
+/// without reading first; that cache may show taken a room freed since, so
+/// "sold out" waits for a round on reads made during the operation.
+#[test]
+fn a_room_freed_since_the_cache_saw_it_taken_is_booked_not_sold_out() {
+    // Everything taken as far as the cache knows: no decided group.
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 2);
+    book_rooms(&store, 2);
+    let mut c = Allot::new(&store);
+    pollster::block_on(c.sync()).unwrap();
+    cancel(&store, 0);
+    let out = pollster::block_on(c.book_any_many(&[any(5)], NOW));
+    assert!(matches!(&out[..], [Ok(Outcome::Booked { unit, .. })] if unit.as_str() == "room-000"), "{out:?}");
+
+    // Free rooms in the cache, all taken by the time of the decision, and
+    // the one the cache saw taken freed: found by a second walk.
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 3);
+    book_rooms(&store, 1);
+    let mut c = Allot::new(&store);
+    pollster::block_on(c.sync()).unwrap();
+    let mut other = Allot::new(&store);
+    for i in 1..3 {
+        assert!(matches!(pollster::block_on(other.book_any(&any(i), NOW)), Ok(Outcome::Booked { .. })));
+    }
+    cancel(&store, 0);
+    let decided = store.decided.get();
+    let out = pollster::block_on(c.book_any_many(&[any(5)], NOW));
+    assert!(matches!(&out[..], [Ok(Outcome::Booked { unit, .. })] if unit.as_str() == "room-000"), "{out:?}");
+    assert_eq!(store.decided.get(), decided + 2, "a round on the cache, then one on what it read");
+}
+
+/// The same when the first round's commit loses its room: the request is
+/// decided again after a new walk, which finds the room freed meanwhile.
+#[test]
+fn a_request_whose_first_commit_lost_walks_again_before_sold_out() {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 2);
+    book_rooms(&store, 1);
+    let mut c = Allot::new(&store);
+    pollster::block_on(c.sync()).unwrap();
+    cancel(&store, 0);
+    // The decision picks room-001 (the cache saw room-000 taken); another
+    // client takes it before the commit lands.
+    *store.after_decide.borrow_mut() = Some(Box::new(|inner: &MemStore| {
+        let just_001 = BookAnyReq { query: IndexQuery::closed("price", KeyValue::U32(1), KeyValue::U32(1)), ..any(9) };
+        let o = pollster::block_on(Allot::new(inner).book_any(&just_001, NOW));
+        assert!(matches!(&o, Ok(Outcome::Booked { unit, .. }) if unit.as_str() == "room-001"), "{o:?}");
+    }));
+    let out = pollster::block_on(c.book_any_many(&[any(5)], NOW));
+    assert!(store.after_decide.borrow().is_none(), "the other booker never ran");
+    assert_eq!(c.stats().conflicts, 1, "{:?}", c.stats());
+    assert!(matches!(&out[..], [Ok(Outcome::Booked { unit, .. })] if unit.as_str() == "room-000"), "{out:?}");
+}
+
+/// A unit redefined between a decision and its commit: the definition guard
+/// refuses the commit, and the next round walks the range again rather than
+/// book the unit where it no longer matches the query.
+#[test]
+fn a_unit_moved_out_of_range_under_a_decision_is_not_booked() {
+    // A client that loaded its cache before (its first round presumes it
+    // current), and one that reads the feed when the operation begins.
+    for synced in [true, false] {
+        moved_out_of_range_under_a_decision(synced);
+    }
+}
+
+fn moved_out_of_range_under_a_decision(synced: bool) {
+    let store = Counting::new(MemStore::with_feed());
+    rooms(&store, 2);
+    let mut c = Allot::new(&store);
+    if synced {
+        pollster::block_on(c.sync()).unwrap();
+    }
+    *store.after_decide.borrow_mut() = Some(Box::new(|inner: &MemStore| {
+        let moved = UnitSpec::new("room-000", UnitKind::Exclusive, vec![("price".into(), KeyValue::U32(900))]).unwrap();
+        pollster::block_on(Allot::new(inner).replace_unit(&moved, NOW)).unwrap();
+    }));
+    let cheap = BookAnyReq { query: IndexQuery::half_open("price", KeyValue::U32(0), KeyValue::U32(100)), ..any(7) };
+    let out = pollster::block_on(c.book_any_many(&[cheap], NOW));
+    assert!(store.after_decide.borrow().is_none(), "the redefinition never ran");
+    assert!(c.stats().conflicts >= 1, "the first decision was refused: {:?}", c.stats());
+    assert!(matches!(&out[..], [Ok(Outcome::Booked { unit, .. })] if unit.as_str() == "room-001"), "{out:?}");
 }
