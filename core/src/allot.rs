@@ -1072,17 +1072,18 @@ impl<S: Store> Allot<S> {
             batch_len *= 2;
             let ids: Vec<UnitId> = batch.iter().map(|e| e.unit.clone()).collect();
             let rows = self.unit_rows(&ids, false).await?;
-            let mut candidates: Vec<(Arc<UnitRow>, Vec<StreamId>)> = Vec::with_capacity(rows.len());
-            for row in rows.into_iter().flatten() {
+            let mut candidates: Vec<(Arc<UnitRow>, Vec<StreamId>, &IndexEntry)> = Vec::with_capacity(rows.len());
+            for (row, entry) in rows.into_iter().zip(batch) {
+                let Some(row) = row else { continue };
                 if row.retired || req.span.validate(&row.spec.kind).is_err() || req.qty > row.spec.kind.capacity() {
                     continue; // not a candidate for this request
                 }
                 let streams = booking_streams(row.id(), &req.span);
-                candidates.push((row, streams));
+                candidates.push((row, streams, entry));
             }
-            let batch_streams: Vec<StreamId> = candidates.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+            let batch_streams: Vec<StreamId> = candidates.iter().flat_map(|(_, s, _)| s.iter().cloned()).collect();
             self.observe(&batch_streams).await?;
-            for (mut unit, streams) in candidates {
+            for (mut unit, streams, entry) in candidates {
                 let mut lost_race = false;
                 loop {
                     let ask = Ask {
@@ -1116,8 +1117,11 @@ impl<S: Store> Allot<S> {
                             let def_moved = stream.part == Part::Def;
                             tries.last = Some((stream, expected, actual));
                             if def_moved {
+                                // Redefined meanwhile: still a candidate only
+                                // where the walk found it (a replace may have
+                                // moved it out of the range asked).
                                 match self.unit_row(&unit.id().clone(), true).await? {
-                                    Some(u) if !u.retired => unit = u,
+                                    Some(u) if !u.retired && u.index_keys.contains(&entry.key) => unit = u,
                                     _ => break,
                                 }
                             }

@@ -28,6 +28,9 @@ struct Counting {
     /// Run on the inner store right after the next group is decided, before
     /// its commits: another client's commit landing under the decision.
     after_decide: RefCell<Option<Interloper>>,
+    /// Run on the inner store before the next commit on its own (not in a
+    /// decided group): another client's commit landing under its decision.
+    before_commit: RefCell<Option<Interloper>>,
     /// Where each read of the change feed started (`after`), on its own
     /// or inside a decided group.
     feed_from: RefCell<Vec<FeedPos>>,
@@ -46,6 +49,7 @@ impl Counting {
             claims_asked: Cell::new(0),
             before_decide: RefCell::new(None),
             after_decide: RefCell::new(None),
+            before_commit: RefCell::new(None),
             feed_from: RefCell::new(Vec::new()),
         }
     }
@@ -60,6 +64,9 @@ impl Store for Counting {
         self.inner.read_streams(r).await
     }
     async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
+        if let Some(f) = self.before_commit.borrow_mut().take() {
+            f(&self.inner);
+        }
         self.inner.commit(c).await
     }
     async fn decide_group(
@@ -531,6 +538,25 @@ fn a_unit_moved_out_of_range_under_a_decision_is_not_booked() {
     for synced in [true, false] {
         moved_out_of_range_under_a_decision(synced);
     }
+}
+
+/// The same for a client that walks windows and commits one candidate at a
+/// time (a store without a feed): the unit's row is read again after the
+/// refusal, and it is tried again only where the walk found it.
+#[test]
+fn a_unit_moved_out_of_range_under_a_single_commit_is_not_booked() {
+    let store = Counting::new(MemStore::new());
+    rooms(&store, 2);
+    let mut c = Allot::new(&store);
+    *store.before_commit.borrow_mut() = Some(Box::new(|inner: &MemStore| {
+        let moved = UnitSpec::new("room-000", UnitKind::Exclusive, vec![("price".into(), KeyValue::U32(900))]).unwrap();
+        pollster::block_on(Allot::new(inner).replace_unit(&moved, NOW)).unwrap();
+    }));
+    let cheap = BookAnyReq { query: IndexQuery::half_open("price", KeyValue::U32(0), KeyValue::U32(100)), ..any(7) };
+    let out = pollster::block_on(c.book_any(&cheap, NOW));
+    assert!(store.before_commit.borrow().is_none(), "the redefinition never ran");
+    assert!(c.stats().conflicts >= 1, "the first commit was refused: {:?}", c.stats());
+    assert!(matches!(&out, Ok(Outcome::Booked { unit, .. }) if unit.as_str() == "room-001"), "{out:?}");
 }
 
 fn moved_out_of_range_under_a_decision(synced: bool) {
