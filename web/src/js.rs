@@ -9,7 +9,6 @@
 //! nothing but its error.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ops::Bound;
 
 use allot_core::error::InputError;
@@ -18,6 +17,7 @@ use allot_core::limits::*;
 use allot_core::model::*;
 use allot_core::rules::{HoldReq, Outcome};
 use allot_core::{Event, Pick};
+use hashbrown::HashMap;
 use js_sys::{Array, BigInt, JsString, Object, Reflect, Set, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
