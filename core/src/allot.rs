@@ -222,7 +222,9 @@ pub struct Allot<S> {
     last_range: Option<(IndexQuery, u32, KeyRange)>,
     pub(crate) feed: Feed,
     /// The feed was read since the current operation began (or since its
-    /// last conflict): the cache is as fresh as a read would make it.
+    /// last conflict): the cache is as fresh as a read would make it. Also
+    /// set, with no read, for the presumed first round of an auto-assign
+    /// (see `batch.rs`), which therefore never answers "sold out".
     pub(crate) feed_fresh: bool,
 }
 
