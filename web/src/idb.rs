@@ -6,31 +6,45 @@
 //!
 //! | object store | key | value |
 //! |---|---|---|
-//! | `events` | stream key ‖ BE_8(seq) | event bytes |
-//! | `claims` | actor ‖ request key | claim record bytes |
+//! | `journal` | position (auto-increment number, key path `k`) | `{ k, b, e, c, d }`: the appends of one transaction (`b`, `Append::encode_all`), the key of every event in them (`e`: stream key ‖ BE_8(seq)), and the claims it made (`c`: their keys, actor ‖ request key; `d`: their records, in the same order) |
 //! | `units` | unit id | `{ row: unit row bytes, ikeys: [index entry keys] }`, with the multiEntry index `ikeys` |
-//! | `journal` (v2) | position (auto-increment number, key path `k`) | `{ k, b: journal record bytes }` (the appends of one transaction, `Append::encode_all`), or `{ k, h: true }`: the horizon a v1 database got on upgrade (history before it is not journaled) |
 //!
-//! A stream's head is the number of its events: seqs run from 1 with no
-//! gap, so counting the stream's keys answers it (schema v3 dropped the
-//! `heads` store v1 and v2 kept beside the events: one write less per
-//! append).
+//! and on `journal` two **unique** multiEntry indexes: `e` over event keys and
+//! `c` over claim keys.
 //!
-//! Every commit is one `readwrite` transaction over all four stores: it reads
-//! the claims and heads it depends on, and writes only if every claim is
-//! absent and every head is the expected one; what it appended goes to the
-//! journal as one record, the change feed ([`Store::changes`]) that lets a
-//! client refresh every cached stream with one request. A decided group
-//! ([`Store::decide_group`]) reads the journal, runs the caller's decision
-//! and writes in one transaction; expecting every commit to pass, it writes
-//! without reading first and aborts (nothing written) on any refusal, then
-//! takes the checked path. IndexedDB serialises readwrite
-//! transactions on overlapping stores across every connection (tabs, workers),
-//! so the check and the write are atomic with respect to every other writer;
-//! no lock or leader in JavaScript is involved.
+//! The journal is the only place events and claims are written: a commit
+//! group is one `add` of one record, whatever the number of bookings in it.
+//! IndexedDB has no batched write, and each request costs about as much as a
+//! small transaction's fixed part (measured: a group of 64 bookings took
+//! ~40 ms as one event `add`, one claim `add` and one guard `count` per
+//! booking; ~10 ms as one record). The unique indexes are what the separate
+//! `events` and `claims` stores of schema v1-v3 gave by their keys: an event
+//! key taken (the stream moved on) or a claim key taken (the request was
+//! made) refuses the record, and with it the transaction. A stream's events
+//! are read through `e` (a range of its keys gives the records holding
+//! them), its head is the number of its keys there (seqs run from 1 with no
+//! gap), and a claim is read through `c`.
+//!
+//! A record with `h: true` is a horizon: the feed's readers are told history
+//! before it is missing (and skip its appends). Schema v4's upgrade moves the
+//! events and claims of an older database into such records (their indexes
+//! see them like any other), and drops the old journal, whose positions
+//! then answer `gap`.
+//!
+//! Every commit is one `readwrite` transaction: it reads the claims and heads
+//! it depends on, and writes only if every claim is absent and every head is
+//! the expected one; the record it writes is the change feed
+//! ([`Store::changes`]) that lets a client refresh every cached stream with
+//! one request. A decided group ([`Store::decide_group`]) reads the journal,
+//! runs the caller's decision and writes in one transaction; expecting every
+//! commit to pass, it writes without reading first and aborts (nothing
+//! written) on any refusal, then takes the checked path. IndexedDB serialises
+//! readwrite transactions on overlapping stores across every connection
+//! (tabs, workers), so the check and the write are atomic with respect to
+//! every other writer; no lock or leader in JavaScript is involved.
 //!
 //! A decided group's transaction leaves out `units` (a group carrying unit
-//! rows is sent down the checked path over all five), and every read is
+//! rows is sent down the checked path over both stores), and every read is
 //! scoped to the stores it reads: a window read of unit rows then neither
 //! waits for nor holds up the bookings being committed. Reads stay fresh and
 //! monotonic: a transaction sees every transaction that committed before it
@@ -57,21 +71,33 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The schema version this build creates and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
-const EVENTS: &str = "events";
+/// Where schema v1-v3 kept events, keyed by event key (moved into the
+/// journal by v4).
+const EVENTS_V3: &str = "events";
+/// Where schema v1-v3 kept claims, keyed by claim key (moved by v4).
+const CLAIMS_V3: &str = "claims";
 /// Where schema v1 and v2 kept each stream's head (dropped by v3).
 const HEADS_V2: &str = "heads";
-const CLAIMS: &str = "claims";
 const UNITS: &str = "units";
 const IKEYS: &str = "ikeys";
 const JOURNAL: &str = "journal";
-const ALL_STORES: [&str; 4] = [EVENTS, CLAIMS, UNITS, JOURNAL];
+/// The journal's unique multiEntry index over the event keys of its records.
+const EKEYS: &str = "e";
+/// The journal's unique multiEntry index over the claim keys of its records.
+const CKEYS: &str = "c";
+/// A record's claim records, in the order of its `c`.
+const CLAIM_RECORDS: &str = "d";
+const ALL_STORES: [&str; 2] = [UNITS, JOURNAL];
 /// What a decided group touches: no unit rows. IndexedDB runs a
 /// transaction once no earlier readwrite one over any of its stores is
 /// unfinished, so leaving `units` out lets window reads (units only) run
 /// while bookings commit instead of queueing behind every one of them.
-const DECIDE_STORES: [&str; 3] = [EVENTS, CLAIMS, JOURNAL];
+const DECIDE_STORES: [&str; 1] = [JOURNAL];
+/// Events or claims per horizon record written by the v4 upgrade: a read
+/// of one legacy stream decodes the record holding it.
+const LEGACY_RECORD_LEN_MAX: usize = 256;
 
 /// How hard a commit waits for the disk (IndexedDB's transaction
 /// durability hint).
@@ -120,11 +146,45 @@ fn to_vec(v: &JsValue) -> Option<Vec<u8>> {
     None
 }
 
-/// A journal record: the appends of one transaction, in commit order.
-fn journal_record(appends: &[Append]) -> Result<JsValue, StoreError> {
+/// A journal record: the appends of one transaction in commit order, the
+/// keys of their events, and the claims it made (`(claim key, record)`);
+/// `horizon` marks history the feed does not hold (the v4 upgrade's).
+fn journal_record(appends: &[Append], claims: &[(Vec<u8>, Vec<u8>)], horizon: bool) -> Result<JsValue, StoreError> {
     let record = Object::new();
-    Reflect::set(&record, &"b".into(), &bytes(&Append::encode_all(appends))).map_err(|_| corrupt("journal record"))?;
+    let set =
+        |k: &str, v: &JsValue| Reflect::set(&record, &k.into(), v).map(drop).map_err(|_| corrupt("journal record"));
+    set("b", &bytes(&Append::encode_all(appends)))?;
+    let ekeys = Array::new();
+    for a in appends {
+        let k = a.stream.encode();
+        for i in 0..a.events.len() {
+            ekeys.push(&bytes(&event_key(&k, a.first + i as Seq)));
+        }
+    }
+    set(EKEYS, &ekeys)?;
+    let ckeys: Array = claims.iter().map(|(k, _)| bytes(k)).collect();
+    let records: Array = claims.iter().map(|(_, r)| bytes(r)).collect();
+    set(CKEYS, &ckeys)?;
+    set(CLAIM_RECORDS, &records)?;
+    if horizon {
+        set("h", &JsValue::TRUE)?;
+    }
     Ok(record.into())
+}
+
+/// The claim keyed `key` in a journal record found through its `c` index.
+fn claim_in(record: &JsValue, key: &[u8]) -> Result<ClaimRecord, StoreError> {
+    let array = |k: &str| Reflect::get(record, &k.into()).ok().and_then(|a| a.dyn_into::<Array>().ok());
+    let keys = array(CKEYS).ok_or_else(|| corrupt("claim"))?;
+    let at = keys.iter().position(|k| to_vec(&k).is_some_and(|k| k == key)).ok_or_else(|| corrupt("claim"))?;
+    let records = array(CLAIM_RECORDS).ok_or_else(|| corrupt("claim"))?;
+    ClaimRecord::decode(&to_vec(&records.get(at as u32)).ok_or_else(|| corrupt("claim"))?).map_err(Into::into)
+}
+
+/// The appends of a journal record.
+fn appends_in(record: &JsValue) -> Result<Vec<Append>, StoreError> {
+    let b = Reflect::get(record, &"b".into()).ok().and_then(|b| to_vec(&b)).ok_or_else(|| corrupt("journal record"))?;
+    Ok(Append::decode_all(&b)?)
 }
 
 /// A unit row as stored: its bytes and its index keys (for the multiEntry index).
@@ -147,16 +207,27 @@ fn event_key(stream: &[u8], seq: Seq) -> Vec<u8> {
     k
 }
 
-/// The first and last possible event keys of the stream keyed `stream`:
-/// its events counted are its head.
-fn stream_bounds(stream: &[u8]) -> (JsValue, JsValue) {
-    (bytes(&event_key(stream, 1)), bytes(&event_key(stream, Seq::MAX)))
+/// The journal's indexes: by event key and by claim key.
+fn indexes(
+    journal: &indexed_db_futures::object_store::ObjectStore<'_>,
+) -> Result<(web_sys::IdbIndex, web_sys::IdbIndex), JsValue> {
+    Ok((journal.as_sys().index(EKEYS)?, journal.as_sys().index(CKEYS)?))
 }
 
-/// [`stream_bounds`] as a range for `indexed_db_futures`.
-fn stream_events(stream: &[u8]) -> indexed_db_futures::KeyRange<JsValue> {
-    let (first, last) = stream_bounds(stream);
-    indexed_db_futures::KeyRange::Bound(first, false, last, false)
+/// Every possible event key of the stream keyed `stream`, as a key range.
+fn stream_keys(stream: &[u8]) -> Result<JsValue, JsValue> {
+    stream_keys_from(stream, 1)
+}
+
+/// The event keys of the stream keyed `stream` from seq `from` on.
+fn stream_keys_from(stream: &[u8], from: Seq) -> Result<JsValue, JsValue> {
+    web_sys::IdbKeyRange::bound(&bytes(&event_key(stream, from)), &bytes(&event_key(stream, Seq::MAX))).map(Into::into)
+}
+
+/// The result of a finished `count` request.
+fn count_of(req: &web_sys::IdbRequest) -> Result<Seq, StoreError> {
+    let n = req.result().ok().and_then(|n| n.as_f64()).filter(|f| *f >= 0.0 && f.fract() == 0.0);
+    Ok(n.ok_or_else(|| corrupt("event count"))? as Seq)
 }
 
 /// The next outcome of a web-sys request: its result once it succeeds, or
@@ -170,6 +241,30 @@ async fn settled(req: &web_sys::IdbRequest) -> Result<JsValue, JsValue> {
         Ok(_) => req.result(),
         Err(e) => Err(req.error().ok().flatten().map_or(e, JsValue::from)),
     }
+}
+
+/// The key a successful `add` wrote, or the error it failed with. A failure
+/// is kept from aborting the transaction on its own (its event's default)
+/// and from reaching the transaction's handlers: the caller decides.
+async fn added(req: &web_sys::IdbRequest) -> Result<JsValue, JsValue> {
+    let done = js_sys::Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        let on_error = Closure::once_into_js(move |e: web_sys::Event| {
+            e.prevent_default();
+            e.stop_propagation();
+            let _ = reject.call0(&JsValue::UNDEFINED);
+        });
+        req.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    match wasm_bindgen_futures::JsFuture::from(done).await {
+        Ok(_) => req.result(),
+        Err(e) => Err(req.error().ok().flatten().map_or(e, JsValue::from)),
+    }
+}
+
+/// A unique index refused a write (IndexedDB's `ConstraintError`).
+fn is_constraint(e: &JsValue) -> bool {
+    e.dyn_ref::<web_sys::DomException>().is_some_and(|d| d.name() == "ConstraintError")
 }
 
 fn id_key(id: &UnitId) -> Vec<u8> {
@@ -188,9 +283,6 @@ impl IdbStore {
                 // so any older database walks up to the current one.
                 let old = event.old_version() as u32;
                 if old < 1 {
-                    // (v1 also created `heads`, which v3 drops.)
-                    db.create_object_store(EVENTS).build()?;
-                    db.create_object_store(CLAIMS).build()?;
                     let units = db.create_object_store(UNITS).build()?;
                     units
                         .create_index(IKEYS, indexed_db_futures::KeyPath::One(IKEYS))
@@ -198,24 +290,19 @@ impl IdbStore {
                         .build()?;
                 }
                 if old < 2 {
-                    let journal = db
-                        .create_object_store(JOURNAL)
+                    // (v2's upgrade also wrote a horizon for v1's data; v4's
+                    // below does it now.)
+                    db.create_object_store(JOURNAL)
                         .with_auto_increment(true)
                         .with_key_path(indexed_db_futures::KeyPath::One("k"))
                         .build()?;
-                    if old >= 1 {
-                        // Data written before the journal existed is not in
-                        // it: a client reading from the origin must see a
-                        // gap, never an empty history.
-                        let horizon = Object::new();
-                        Reflect::set(&horizon, &"h".into(), &JsValue::TRUE)
-                            .map_err(indexed_db_futures::error::Error::from)?;
-                        journal.put(JsValue::from(horizon)).primitive()?;
-                    }
                 }
                 if old < 3 && db.object_store_names().any(|n| n == HEADS_V2) {
                     // Every head it held is its stream's event count.
                     db.delete_object_store(HEADS_V2)?;
+                }
+                if old < 4 {
+                    to_v4(&db, old).map_err(indexed_db_futures::error::Error::from)?;
                 }
                 Ok(())
             })
@@ -307,8 +394,7 @@ impl IdbStore {
         feed: Option<(FeedPos, u32)>,
     ) -> Result<(Vec<CommitOutcome>, Option<Changes>, Option<FeedPos>), StoreError> {
         let err = |e| self.error(e);
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let raw = |e: JsValue| self.js_error(e);
         // Only a commit with unit rows needs their store (a decided group's
         // transaction does not have it).
         let units = match commits.iter().any(|c| !c.units.is_empty()) {
@@ -316,6 +402,7 @@ impl IdbStore {
             false => None,
         };
         let journal = tx.object_store(JOURNAL).map_err(err)?;
+        let (by_event, by_claim) = indexes(&journal).map_err(raw)?;
         // Distinct keys, each read once.
         let mut claim_keys: BTreeMap<Vec<u8>, Option<ClaimRecord>> = BTreeMap::new();
         let mut head_keys: BTreeMap<Vec<u8>, Seq> = BTreeMap::new();
@@ -329,49 +416,52 @@ impl IdbStore {
         }
         let mut claim_reqs = Vec::with_capacity(claim_keys.len());
         for k in claim_keys.keys() {
-            claim_reqs.push(claims.get::<JsValue, _, _>(bytes(k)).primitive().map_err(err)?);
+            claim_reqs.push(by_claim.get(&bytes(k)).map_err(raw)?);
         }
         let mut head_reqs = Vec::with_capacity(head_keys.len());
         for k in head_keys.keys() {
-            head_reqs.push(events.count().with_query::<JsValue, _>(stream_events(k)).primitive().map_err(err)?);
+            head_reqs.push(by_event.count_with_key(&stream_keys(k).map_err(raw)?).map_err(raw)?);
         }
         let feed_req = match feed {
             Some((after, limit)) => Some(journal_page(&journal, after, limit).map_err(err)?),
             None => None,
         };
-        for (slot, req) in claim_keys.values_mut().zip(claim_reqs) {
-            if let Some(v) = req.await.map_err(err)? {
-                *slot = Some(ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?);
-            }
-        }
-        for (slot, req) in head_keys.values_mut().zip(head_reqs) {
-            *slot = Seq::from(req.await.map_err(err)?);
+        // Requests finish in the order sent: once the last has, all have.
+        match (&feed_req, head_reqs.last().or(claim_reqs.last())) {
+            (Some(_), _) => {}
+            (None, Some(last)) => drop(settled(last).await.map_err(raw)?),
+            (None, None) => {}
         }
         let mut changes = match (feed, feed_req) {
             (Some((after, limit)), Some(req)) => Some(read_journal_page(req.await.map_err(err)?, after, limit, err)?),
             _ => None,
         };
+        for ((k, slot), req) in claim_keys.iter_mut().zip(&claim_reqs) {
+            let v = req.result().map_err(raw)?;
+            if !v.is_undefined() {
+                *slot = Some(claim_in(&v, k)?);
+            }
+        }
+        for (slot, req) in head_keys.values_mut().zip(&head_reqs) {
+            *slot = count_of(req)?;
+        }
         let mut out = Vec::with_capacity(commits.len());
         let mut appends: Vec<Append> = Vec::new();
+        let mut claimed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for c in commits {
             let outcome = decide(c, &claim_keys, &head_keys);
             if outcome == CommitOutcome::Committed {
-                // Passed: send its writes, and let later commits see them.
+                // Passed: into the group's record, and let later commits see it.
                 for w in &c.writes {
                     if w.events.is_empty() {
                         continue;
                     }
                     appends.push(Append { stream: w.stream.clone(), first: w.expected + 1, events: w.events.clone() });
-                    let k = w.stream.encode();
-                    for (i, e) in w.events.iter().enumerate() {
-                        let seq = w.expected + 1 + i as Seq;
-                        events.put(bytes(&e.encode())).with_key(bytes(&event_key(&k, seq))).primitive().map_err(err)?;
-                    }
-                    head_keys.insert(k, w.expected + w.events.len() as Seq);
+                    head_keys.insert(w.stream.encode(), w.expected + w.events.len() as Seq);
                 }
                 for cl in &c.claims {
                     let k = cl.booking.encode();
-                    claims.put(bytes(&cl.record.encode())).with_key(bytes(&k)).primitive().map_err(err)?;
+                    claimed.push((k.clone(), cl.record.encode()));
                     claim_keys.insert(k, Some(cl.record.clone()));
                 }
                 if let Some(units) = &units {
@@ -383,12 +473,12 @@ impl IdbStore {
             out.push(outcome);
         }
         let mut own = None;
-        if !appends.is_empty() {
+        if !appends.is_empty() || !claimed.is_empty() {
             // One journal record for the whole transaction, in commit order:
             // IndexedDB runs readwrite transactions on the journal one at a
             // time, so its keys follow the order commits took effect.
-            let put = journal.put(journal_record(&appends)?).with_key_type::<JsValue>().primitive().map_err(err)?;
-            let pos = feed_pos(&put.await.map_err(err)?)?;
+            let add = journal.as_sys().add(&journal_record(&appends, &claimed, false)?).map_err(raw)?;
+            let pos = feed_pos(&settled(&add).await.map_err(raw)?)?;
             own = Some(pos);
             if let Some(c) = changes.as_mut().filter(|c| !c.more && !c.gap) {
                 // The page reached the journal's end, which this record
@@ -446,19 +536,21 @@ impl IdbStore {
         Ok((out, changes, own))
     }
 
-    /// The fast path of a group decided inside its transaction: writes sent
-    /// with no read before them, and checks that can only confirm or abort.
-    /// Claims and events are `add`ed (IndexedDB refuses a key that exists:
-    /// an event key taken means the stream moved on); an append to an empty
-    /// stream needs nothing more (its first event is refused if the stream
-    /// is not empty); any other write also counts the stream's events from
-    /// its expected seq on (exactly one: the head is the expected seq). Requests
-    /// run in the order sent, so a commit's checks see the group's earlier
-    /// writes. Every commit committed: `Some` (with the position of the
-    /// group's journal record); any refusal or failed check: the whole
-    /// transaction is aborted, nothing is written, `None`. Unit rows are not
-    /// written here (a decided group's transaction lacks their store): a
-    /// commit carrying any is refused the same way.
+    /// The fast path of a group decided inside its transaction: its record
+    /// `add`ed with no read before it, and checks that can only confirm or
+    /// abort. The journal's unique indexes refuse the record if one of its
+    /// event keys is taken (a stream moved on) or one of its claim keys is
+    /// (the request was made); an append to an empty stream needs nothing
+    /// more (its first event is refused if the stream is not empty); any
+    /// other write also counts the stream's events from its expected seq on
+    /// (exactly one: the head is the expected seq). Commits of one group
+    /// never write the same event key twice (the caller decided them on one
+    /// state; a group that does is refused by the index too). Every commit
+    /// committed: `Some` (with the position of the group's journal record);
+    /// any refusal or failed check: the whole transaction is aborted,
+    /// nothing is written, `None`. Unit rows are not written here (a
+    /// decided group's transaction lacks their store): a commit carrying any
+    /// is refused the same way.
     async fn commit_fast(
         &self,
         tx: Transaction<'_>,
@@ -468,77 +560,51 @@ impl IdbStore {
             return Ok(None);
         }
         let err = |e| self.error(e);
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let raw = |e: JsValue| self.js_error(e);
         let journal = tx.object_store(JOURNAL).map_err(err)?;
-        // A refused `add` fails its request: this handler keeps the failure
-        // from aborting the transaction on its own (and from reaching the
-        // transaction's handlers), and remembers it; the transaction is
-        // then dropped, which aborts it, once every request has finished.
-        let refused = Rc::new(Cell::new(false));
-        let on_refused = Closure::<dyn FnMut(web_sys::Event)>::new({
-            let refused = refused.clone();
-            move |e: web_sys::Event| {
-                e.prevent_default();
-                e.stop_propagation();
-                refused.set(true);
-            }
-        });
-        let refusable = |req: &web_sys::IdbRequest| req.set_onerror(Some(on_refused.as_ref().unchecked_ref()));
         // The requests go straight to web-sys: none is awaited on its own
         // (only the last one below), and a request future of
         // indexed_db_futures costs more to set up than IndexedDB takes to
         // run the request (measured: ~20 ms of a 64-booking transaction).
-        let raw = |e: JsValue| self.js_error(e);
-        let (ev, cl) = (events.as_sys(), claims.as_sys());
-        let mut checks: Vec<(web_sys::IdbRequest, u32)> = Vec::new();
+        let (by_event, _) = indexes(&journal).map_err(raw)?;
+        let mut checks: Vec<(web_sys::IdbRequest, Seq)> = Vec::new();
         let mut appends: Vec<Append> = Vec::new();
+        let mut claimed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for c in commits {
             for w in &c.writes {
-                let k = w.stream.encode();
                 if w.expected > 0 || w.events.is_empty() {
-                    let from = bytes(&event_key(&k, w.expected.max(1)));
-                    let range = web_sys::IdbKeyRange::bound(&from, &bytes(&event_key(&k, Seq::MAX))).map_err(raw)?;
-                    let want = u32::from(w.expected > 0);
-                    checks.push((ev.count_with_key(&range).map_err(raw)?, want));
-                }
-                // Each event `add`ed: a key taken (the stream moved on) is
-                // refused, whatever the checks say.
-                for (i, e) in w.events.iter().enumerate() {
-                    let seq = w.expected + 1 + i as Seq;
-                    let value = bytes(&e.encode());
-                    refusable(&ev.add_with_key(&value, &bytes(&event_key(&k, seq))).map_err(raw)?);
+                    let range = stream_keys_from(&w.stream.encode(), w.expected.max(1)).map_err(raw)?;
+                    checks.push((by_event.count_with_key(&range).map_err(raw)?, Seq::from(w.expected > 0)));
                 }
                 if !w.events.is_empty() {
                     appends.push(Append { stream: w.stream.clone(), first: w.expected + 1, events: w.events.clone() });
                 }
             }
-            for claim in &c.claims {
-                let add = cl.add_with_key(&bytes(&claim.record.encode()), &bytes(&claim.booking.encode()));
-                refusable(&add.map_err(raw)?);
-            }
+            claimed.extend(c.claims.iter().map(|cl| (cl.booking.encode(), cl.record.encode())));
         }
         // The last request: requests finish in the order sent, so once it
-        // has, every check and every refusal is known.
-        let last = if appends.is_empty() {
-            journal.count().primitive().map_err(err)?.await.map(|_| None)
+        // has, every check is known. A refused `add` fails its request; the
+        // handler keeps the failure from aborting the transaction on its own
+        // (and from reaching the transaction's handlers); the transaction
+        // is then dropped, which aborts it.
+        let own = if appends.is_empty() && claimed.is_empty() {
+            settled(&journal.as_sys().count().map_err(raw)?).await.map_err(raw)?;
+            None
         } else {
-            let put = journal.put(journal_record(&appends)?).with_key_type::<JsValue>().primitive().map_err(err)?;
-            put.await.map(Some)
-        };
-        let own = match last.map_err(err)? {
-            Some(k) => Some(feed_pos(&k)?),
-            None => None,
+            let add = journal.as_sys().add(&journal_record(&appends, &claimed, false)?).map_err(raw)?;
+            match added(&add).await {
+                Ok(k) => Some(feed_pos(&k)?),
+                Err(e) if is_constraint(&e) => return Ok(None),
+                Err(e) => return Err(raw(e)),
+            }
         };
         // Finished too (requests finish in the order sent): their results
         // are there to read.
-        let mut passed = !refused.get();
         for (count, want) in checks {
-            passed &= count.result().ok().and_then(|n| n.as_f64()) == Some(f64::from(want));
-        }
-        if !passed {
-            // Moved on, or a key exists: dropping the transaction aborts it.
-            return Ok(None);
+            if count_of(&count)? != want {
+                // Moved on: dropping the transaction aborts it.
+                return Ok(None);
+            }
         }
         tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
         Ok(Some(own))
@@ -573,7 +639,7 @@ impl IdbStore {
                 None
             }
         };
-        let claims = self.claims_read(&gets)?;
+        let claims = self.claims_read(asked, &gets)?;
         let at_end = changes.as_ref().filter(|c| !c.more && !c.gap).map(|c| c.pos);
         // Synchronous: the transaction stays active (no await in between).
         let commits = decide(changes, claims)?;
@@ -606,27 +672,35 @@ impl IdbStore {
         Ok(Decided { commits, results, pos: None })
     }
 
-    /// One `get` per booking id on the claims store of `tx`, sent at once.
+    /// One `get` per booking id on the journal's claim index in `tx`, sent
+    /// at once.
     fn send_claim_gets(&self, tx: &Transaction<'_>, ids: &[BookingId]) -> Result<Vec<web_sys::IdbRequest>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let claims = tx.object_store(CLAIMS).map_err(|e| self.error(e))?;
+        let raw = |e: JsValue| self.js_error(e);
+        let journal = tx.object_store(JOURNAL).map_err(|e| self.error(e))?;
+        let (_, by_claim) = indexes(&journal).map_err(raw)?;
         let mut gets = Vec::with_capacity(ids.len());
         for id in ids {
-            gets.push(claims.as_sys().get(&bytes(&id.encode())).map_err(|e| self.js_error(e))?);
+            gets.push(by_claim.get(&bytes(&id.encode())).map_err(raw)?);
         }
         Ok(gets)
     }
 
-    /// The claims `gets` read (finished requests of [`Self::send_claim_gets`]).
-    fn claims_read(&self, gets: &[web_sys::IdbRequest]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+    /// The claims of `ids` that `gets` read (finished requests of
+    /// [`Self::send_claim_gets`]).
+    fn claims_read(
+        &self,
+        ids: &[BookingId],
+        gets: &[web_sys::IdbRequest],
+    ) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
         let mut out = Vec::with_capacity(gets.len());
-        for g in gets {
+        for (id, g) in ids.iter().zip(gets) {
             let v = g.result().map_err(|e| self.js_error(e))?;
             out.push(match v.is_undefined() {
                 true => None,
-                false => Some(ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?),
+                false => Some(claim_in(&v, &id.encode())?),
             });
         }
         Ok(out)
@@ -649,6 +723,95 @@ impl IdbStore {
             None => Ok(0),
         }
     }
+}
+
+/// Schema v4's step of an upgrade: the journal's two unique indexes, and
+/// an older database's events and claims moved into it.
+fn to_v4(db: &Database, old: u32) -> Result<(), JsValue> {
+    // indexed_db_futures hands the upgrade callback no transaction, and an
+    // existing store is reached only through one: a scratch store's
+    // transaction is the version change transaction itself.
+    const SCRATCH: &str = "allot-upgrade-scratch";
+    let scratch = db.as_sys().create_object_store(SCRATCH)?;
+    let tx = scratch.transaction();
+    db.as_sys().delete_object_store(SCRATCH)?;
+    let journal = tx.object_store(JOURNAL)?;
+    let params = web_sys::IdbIndexParameters::new();
+    params.set_multi_entry(true);
+    params.set_unique(true);
+    for index in [EKEYS, CKEYS] {
+        journal.create_index_with_str_and_optional_parameters(index, index, &params)?;
+    }
+    if old >= 1 {
+        move_into_journal(tx)?;
+    }
+    Ok(())
+}
+
+/// Schema v4's upgrade of a v1-v3 database, inside its version change
+/// transaction: reads every event and claim of the old stores, then (in the
+/// last read's success handler, where the transaction is still active)
+/// clears the journal, writes them as horizon records and drops the old
+/// stores. Any failure aborts the upgrade, which fails the open and leaves
+/// the database as it was.
+fn move_into_journal(tx: web_sys::IdbTransaction) -> Result<(), JsValue> {
+    let events = tx.object_store(EVENTS_V3)?;
+    let claims = tx.object_store(CLAIMS_V3)?;
+    let reads = [events.get_all_keys()?, events.get_all()?, claims.get_all_keys()?, claims.get_all()?];
+    let last = reads[3].clone();
+    let on_read = Closure::once_into_js(move || {
+        let moved = (|| -> Result<(), StoreError> {
+            let results: Vec<Array> = reads
+                .iter()
+                .map(|r| r.result().ok().and_then(|v| v.dyn_into::<Array>().ok()).ok_or_else(|| corrupt("v3 store")))
+                .collect::<Result<_, _>>()?;
+            let fail = |_| corrupt("v3 store");
+            let journal = tx.object_store(JOURNAL).map_err(fail)?;
+            journal.clear().map_err(fail)?;
+            // Events in key order: each stream's, by seq from 1.
+            let mut appends: Vec<Append> = Vec::new();
+            let mut pending = 0;
+            for (k, v) in results[0].iter().zip(results[1].iter()) {
+                let k = to_vec(&k).ok_or_else(|| corrupt("event key"))?;
+                let split = k.len().checked_sub(8).filter(|n| *n > 0).ok_or_else(|| corrupt("event key"))?;
+                let (stream, seq) = k.split_at(split);
+                let seq = Seq::from_be_bytes(seq.try_into().map_err(|_| corrupt("event key"))?);
+                let event = Event::decode(&to_vec(&v).ok_or_else(|| corrupt("event"))?)?;
+                let stream = StreamId::decode(stream)?;
+                match appends.last_mut() {
+                    Some(a) if a.stream == stream && a.first + a.events.len() as Seq == seq => a.events.push(event),
+                    _ => appends.push(Append { stream, first: seq, events: vec![event] }),
+                }
+                pending += 1;
+                if pending >= LEGACY_RECORD_LEN_MAX {
+                    journal.add(&journal_record(&core::mem::take(&mut appends), &[], true)?).map_err(fail)?;
+                    pending = 0;
+                }
+            }
+            let mut claims: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for (k, v) in results[2].iter().zip(results[3].iter()) {
+                claims.push((
+                    to_vec(&k).ok_or_else(|| corrupt("claim key"))?,
+                    to_vec(&v).ok_or_else(|| corrupt("claim"))?,
+                ));
+                if claims.len() >= LEGACY_RECORD_LEN_MAX {
+                    journal.add(&journal_record(&[], &core::mem::take(&mut claims), true)?).map_err(fail)?;
+                }
+            }
+            // At least one horizon, even for an empty database: history
+            // before it (the old journal) is gone.
+            journal.add(&journal_record(&appends, &claims, true)?).map_err(fail)?;
+            let db = journal.transaction().db();
+            db.delete_object_store(EVENTS_V3).map_err(fail)?;
+            db.delete_object_store(CLAIMS_V3).map_err(fail)?;
+            Ok(())
+        })();
+        if moved.is_err() {
+            let _ = tx.abort();
+        }
+    });
+    last.set_onsuccess(Some(on_read.unchecked_ref()));
+    Ok(())
 }
 
 type JournalRequest = indexed_db_futures::future::GetAllPrimitiveRequest<JsValue>;
@@ -835,39 +998,65 @@ impl IdbStore {
     }
 
     /// Stream slices read inside an open transaction: every request sent at
-    /// once, then awaited. A read from the start needs one request (seqs are
-    /// contiguous from 1, so the head is the number of events); a read after
-    /// some seq also counts the stream's events (its head may be below that
-    /// seq).
+    /// once, then awaited. A stream's events are in the journal records its
+    /// event keys index: one `getAll` on the index over the keys after the
+    /// seq asked for gives them (a record once per key it has there). A
+    /// read from the start needs nothing more (seqs are contiguous from 1,
+    /// so the head is the number of events); a read after some seq also
+    /// counts the stream's keys (its head may be below that seq). A record
+    /// holding many of the streams asked for is decoded once.
     async fn read_in(
         &self,
-        events: &indexed_db_futures::object_store::ObjectStore<'_>,
+        journal: &indexed_db_futures::object_store::ObjectStore<'_>,
         reqs: &[ReadReq],
     ) -> Result<Vec<StreamSlice>, StoreError> {
-        let err = |e| self.error(e);
+        let raw = |e: JsValue| self.js_error(e);
+        let (by_event, _) = indexes(journal).map_err(raw)?;
         let mut pending = Vec::with_capacity(reqs.len());
         for r in reqs {
             let k = r.stream.encode();
             let head = match r.after {
                 0 => None,
-                _ => Some(events.count().with_query::<JsValue, _>(stream_events(&k)).primitive().map_err(err)?),
+                _ => Some(by_event.count_with_key(&stream_keys(&k).map_err(raw)?).map_err(raw)?),
             };
-            let from = event_key(&k, r.after.saturating_add(1));
-            let to = event_key(&k, Seq::MAX);
-            let range = indexed_db_futures::KeyRange::Bound(bytes(&from), false, bytes(&to), false);
-            let all = events.get_all::<JsValue>().with_query::<JsValue, _>(range).primitive().map_err(err)?;
-            pending.push((head, all));
+            let range = stream_keys_from(&k, r.after.saturating_add(1)).map_err(raw)?;
+            pending.push((head, by_event.get_all_with_key(&range).map_err(raw)?));
         }
+        if let Some((_, last)) = pending.last() {
+            settled(last).await.map_err(raw)?;
+        }
+        let mut decoded: BTreeMap<FeedPos, Vec<Append>> = BTreeMap::new();
         let mut out = Vec::with_capacity(reqs.len());
-        for (head, all) in pending {
+        for (r, (head, all)) in reqs.iter().zip(pending) {
+            let records: Array = all.result().map_err(raw)?.dyn_into().map_err(|_| corrupt("journal record"))?;
             let mut evs = Vec::new();
-            for v in all.await.map_err(err)? {
-                let v = v.map_err(err)?;
-                evs.push(Event::decode(&to_vec(&v).ok_or_else(|| corrupt("event"))?)?);
+            let mut last_pos = 0;
+            for record in records.iter() {
+                let pos = feed_pos(&Reflect::get(&record, &"k".into()).unwrap_or_default())?;
+                if pos == last_pos {
+                    continue; // the same record, for its next key
+                }
+                last_pos = pos;
+                let appends = match decoded.entry(pos) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => v.insert(appends_in(&record)?),
+                };
+                for a in appends.iter().filter(|a| a.stream == r.stream) {
+                    for (i, e) in a.events.iter().enumerate() {
+                        let seq = a.first + i as Seq;
+                        if seq <= r.after {
+                            continue;
+                        }
+                        if seq != r.after + 1 + evs.len() as Seq {
+                            return Err(corrupt("event seq"));
+                        }
+                        evs.push(e.clone());
+                    }
+                }
             }
             let head = match head {
                 None => evs.len() as Seq,
-                Some(n) => Seq::from(n.await.map_err(err)?),
+                Some(n) => count_of(&n)?,
             };
             out.push(StreamSlice { head, events: evs });
         }
@@ -908,12 +1097,12 @@ impl Store for IdbStore {
         // Streams too: one readonly transaction over rows and streams, so
         // that both are of one state: the window with its rows again, then
         // every head and every event range it asks for, all at once.
-        let tx = self.tx_on(&[UNITS, EVENTS], TransactionMode::Readonly)?;
+        let tx = self.tx_on(&ALL_STORES, TransactionMode::Readonly)?;
         let units = tx.object_store(UNITS).map_err(err)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
         let found = self.index_rows(&units, range, kr).await?;
         let reqs: Vec<ReadReq> = found.iter().flat_map(|(_, r)| reads(r)).collect();
-        let slices = self.read_in(&events, &reqs).await?;
+        let slices = self.read_in(&journal, &reqs).await?;
         let (entries, rows) = found.into_iter().map(|(e, r)| (e, Some(r))).unzip();
         Ok(Window { entries, rows, reads: reqs, slices })
     }
@@ -960,9 +1149,9 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let err = |e| self.error(e);
-        let tx = self.tx_on(&[EVENTS], TransactionMode::Readonly)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        self.read_in(&events, reqs).await
+        let tx = self.tx_on(&[JOURNAL], TransactionMode::Readonly)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
+        self.read_in(&journal, reqs).await
     }
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -987,12 +1176,12 @@ impl Store for IdbStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let tx = self.tx_on(&[CLAIMS], TransactionMode::Readonly)?;
+        let tx = self.tx_on(&[JOURNAL], TransactionMode::Readonly)?;
         let gets = self.send_claim_gets(&tx, ids)?;
         if let Some(last) = gets.last() {
             settled(last).await.map_err(|e| self.js_error(e))?;
         }
-        self.claims_read(&gets)
+        self.claims_read(ids, &gets)
     }
 
     async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
@@ -1079,9 +1268,9 @@ impl Store for IdbStore {
         }
         let err = |e| self.error(e);
         let raw = |e: JsValue| self.js_error(e);
-        let tx = self.tx_on(&[EVENTS], TransactionMode::Readonly)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let ev = events.as_sys();
+        let tx = self.tx_on(&[JOURNAL], TransactionMode::Readonly)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
+        let (ev, _) = indexes(&journal).map_err(raw)?;
         // The range bounds stream keys; as bounds of event keys they take
         // in every event of the streams in it, and maybe of a stream at a
         // bound that is not (filtered below).
@@ -1118,9 +1307,7 @@ impl Store for IdbStore {
                 if range.reverse && !cut {
                     out.push((stream, seq));
                 } else {
-                    let (first, last) = stream_bounds(stream_key);
-                    let within = web_sys::IdbKeyRange::bound(&first, &last).map_err(raw)?;
-                    let count = ev.count_with_key(&within).map_err(raw)?;
+                    let count = ev.count_with_key(&stream_keys(stream_key).map_err(raw)?).map_err(raw)?;
                     counted.push((stream, count));
                 }
                 if out.len() + counted.len() >= range.limit as usize {
@@ -1144,8 +1331,7 @@ impl Store for IdbStore {
         // before the cursor's next step, or awaited above).
         let mut heads = Vec::with_capacity(counted.len());
         for (stream, count) in counted {
-            let n = count.result().ok().and_then(|n| n.as_f64()).filter(|f| *f >= 0.0 && f.fract() == 0.0);
-            heads.push((stream, n.ok_or_else(|| corrupt("event count"))? as Seq));
+            heads.push((stream, count_of(&count)?));
         }
         // Forwards every head was counted; backwards at most the first
         // stream's (the one the range's end may cut), which comes first.
@@ -1156,24 +1342,26 @@ impl Store for IdbStore {
     async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
         let Some(kr) = key_range(range) else { return Ok(Vec::new()) };
         let err = |e| self.error(e);
-        let tx = self.tx_on(&[CLAIMS], TransactionMode::Readonly)?;
-        let claims = tx.object_store(CLAIMS).map_err(err)?;
+        let tx = self.tx_on(&[JOURNAL], TransactionMode::Readonly)?;
+        let journal = tx.object_store(JOURNAL).map_err(err)?;
+        let by_claim = journal.index(CKEYS).map_err(err)?;
         let mut out = Vec::new();
         if range.limit == 0 {
             return Ok(out);
         }
         let Some(mut cursor) =
-            claims.open_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
+            by_claim.open_cursor().with_query::<JsValue, _>(kr).with_direction(direction(range)).await.map_err(err)?
         else {
             return Ok(out);
         };
         loop {
-            // The record first: it moves the cursor, then the key is its own.
+            // The record first: it moves the cursor, then the key is its own
+            // (the claim's, in the index).
             let Some(v) = cursor.next_record::<JsValue>().await.map_err(err)? else { break };
             let k: Option<JsValue> = cursor.key().map_err(err)?;
             let k = k.and_then(|k| to_vec(&k)).ok_or_else(|| corrupt("claim key"))?;
+            let record = claim_in(&v, &k)?;
             let booking = BookingId::decode(&k).map_err(|_| corrupt("claim key"))?;
-            let record = ClaimRecord::decode(&to_vec(&v).ok_or_else(|| corrupt("claim"))?)?;
             out.push((booking, record));
             if out.len() >= range.limit as usize {
                 break;

@@ -242,62 +242,91 @@ async fn done(req: &web_sys::IdbRequest) -> JsValue {
     req.result().unwrap()
 }
 
-/// The stores schema v2 and v3 share, whose records are the same in both.
-const SHARED_V2: [&str; 4] = ["events", "claims", "units", "journal"];
-
-/// Makes `dst` a schema version 2 database (the layout of the build before
-/// v3) holding the records of `src`, a database of this build, with the
-/// `heads` store v2 kept beside the events: each stream's last seq.
-async fn copy_as_v2(src: &str, dst: &str) {
+/// Makes `dst` a database of schema `version` (2 or 3: the layouts of the
+/// builds before v4, with a store each for events and claims) holding what
+/// `src`, a database of this build, holds: its events keyed by event key,
+/// its claims keyed by claim key, its unit rows as they are, its journal's
+/// records without what v4 added to them, and for v2 the `heads` store it
+/// kept beside the events (each stream's last seq).
+async fn copy_as(version: u32, src: &str, dst: &str) {
+    use allot_core::{
+        Store,
+        store::{KeyRange, ReadReq},
+    };
+    let store = IdbStore::open(src, Durability::Default).await.unwrap();
+    let streams = store.scan_streams(&KeyRange::all(10_000)).await.unwrap();
+    let reqs: Vec<ReadReq> = streams.iter().map(|(s, _)| ReadReq { stream: s.clone(), after: 0 }).collect();
+    let slices = store.read_streams(&reqs).await.unwrap();
+    let mut events: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut heads: Vec<(Vec<u8>, u64)> = Vec::new();
+    for ((stream, head), slice) in streams.iter().zip(&slices) {
+        assert_eq!(*head, slice.events.len() as u64);
+        heads.push((stream.encode(), *head));
+        for (i, e) in slice.events.iter().enumerate() {
+            let mut k = stream.encode();
+            k.extend_from_slice(&(i as u64 + 1).to_be_bytes());
+            events.push((k, e.encode()));
+        }
+    }
+    let claims: Vec<(Vec<u8>, Vec<u8>)> = store
+        .scan_claims(&KeyRange::all(10_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(b, r)| (b.encode(), r.encode()))
+        .collect();
+    assert!(!events.is_empty() && !claims.is_empty(), "something to move");
+    store.close();
     let db: web_sys::IdbDatabase = wasm_bindgen_futures::JsFuture::from(raw_open(src, allot_web::idb::SCHEMA_VERSION))
         .await
         .unwrap()
         .unchecked_into();
-    let names = js_sys::Array::new();
-    for s in SHARED_V2 {
-        names.push(&s.into());
-    }
+    let names = js_sys::Array::of2(&"units".into(), &"journal".into());
     let tx = db.transaction_with_str_sequence(&names).unwrap();
-    let mut dumped = Vec::new();
-    for s in SHARED_V2 {
-        let store = tx.object_store(s).unwrap();
-        let keys = done(&store.get_all_keys().unwrap()).await;
-        let values = done(&store.get_all().unwrap()).await;
-        dumped.push((s, js_sys::Array::from(&keys), js_sys::Array::from(&values)));
-    }
+    let units = tx.object_store("units").unwrap();
+    let unit_rows = (done(&units.get_all_keys().unwrap()).await, done(&units.get_all().unwrap()).await);
+    let journal = done(&tx.object_store("journal").unwrap().get_all().unwrap()).await;
     db.close();
-    let v2 = raw_create(dst, 2, move |req| {
+    let old = raw_create(dst, version, move |req| {
         let db = create_v1_layout(req);
         let jp = web_sys::IdbObjectStoreParameters::new();
         jp.set_auto_increment(true);
         jp.set_key_path(&"k".into());
         db.create_object_store_with_optional_parameters("journal", &jp).unwrap();
+        if version > 2 {
+            db.delete_object_store("heads").unwrap();
+        }
         let tx = req.transaction().unwrap();
-        let mut heads: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
-        for (s, keys, values) in &dumped {
-            let store = tx.object_store(s).unwrap();
-            for (k, v) in keys.iter().zip(values.iter()) {
-                if *s == "journal" {
-                    store.put(&v).unwrap(); // its key is in the record
-                    continue;
-                }
-                store.put_with_key(&v, &k).unwrap();
-                if *s == "events" {
-                    let k = js_sys::Uint8Array::new(&k).to_vec();
-                    let (stream, seq) = k.split_at(k.len() - 8);
-                    let seq = u64::from_be_bytes(seq.try_into().unwrap());
-                    let head = heads.entry(stream.to_vec()).or_default();
-                    *head = (*head).max(seq);
-                }
+        let put = |store: &str, k: &[u8], v: &JsValue| {
+            let k: JsValue = js_sys::Uint8Array::from(k).into();
+            tx.object_store(store).unwrap().put_with_key(v, &k).unwrap();
+        };
+        for (k, v) in &events {
+            put("events", k, &js_sys::Uint8Array::from(v.as_slice()).into());
+        }
+        for (k, v) in &claims {
+            put("claims", k, &js_sys::Uint8Array::from(v.as_slice()).into());
+        }
+        if version == 2 {
+            for (k, head) in &heads {
+                put("heads", k, &JsValue::from_f64(*head as f64));
             }
         }
-        let store = tx.object_store("heads").unwrap();
-        for (stream, head) in heads {
-            let k: JsValue = js_sys::Uint8Array::from(stream.as_slice()).into();
-            store.put_with_key(&JsValue::from_f64(head as f64), &k).unwrap();
+        let units = tx.object_store("units").unwrap();
+        for (k, v) in js_sys::Array::from(&unit_rows.0).iter().zip(js_sys::Array::from(&unit_rows.1).iter()) {
+            units.put_with_key(&v, &k).unwrap();
+        }
+        let journal_store = tx.object_store("journal").unwrap();
+        for r in js_sys::Array::from(&journal).iter() {
+            // v2 and v3 records: the position and the appends.
+            let old = js_sys::Object::new();
+            for f in ["k", "b"] {
+                js_sys::Reflect::set(&old, &f.into(), &js_sys::Reflect::get(&r, &f.into()).unwrap()).unwrap();
+            }
+            journal_store.put(&old).unwrap();
         }
     });
-    wasm_bindgen_futures::JsFuture::from(v2).await.unwrap();
+    wasm_bindgen_futures::JsFuture::from(old).await.unwrap();
 }
 
 /// The stores a database of `version` has, through a raw connection.
@@ -310,48 +339,61 @@ async fn store_names(name: &str, version: u32) -> Vec<String> {
     names
 }
 
-/// A version 2 database (with a `heads` store) upgrades in place to v3,
-/// which counts heads instead: the store goes, every booking made before
-/// stays, and heads, replays and the capacity check see them.
+/// A version 2 database (events, heads and claims in stores of their own)
+/// and a version 3 one (no heads) upgrade in place to v4, whose journal
+/// holds events and claims: the old stores go, every booking made before
+/// stays (heads, replays, the capacity check and verify see them), the
+/// moved history is behind a horizon, and a client's old feed position
+/// answers `gap`.
 #[wasm_bindgen_test]
-async fn a_v2_database_upgrades_to_counted_heads_keeping_its_bookings() {
+async fn v2_and_v3_databases_upgrade_to_v4_keeping_their_bookings() {
     use allot_core::{
         Part, Store, StreamId,
         store::{KeyRange, ReadReq},
     };
-    let src = unique("v3-source");
-    {
+    let src = unique("v4-source");
+    let old_pos = {
         let store = IdbStore::open(&src, Durability::Default).await.unwrap();
         define_tour(&store, 3).await;
         let mut a = Allot::new(&store);
         for who in ["ada", "bob"] {
             assert!(matches!(a.book(&seat(who), NOW).await.unwrap(), Outcome::Booked { .. }));
         }
+        let pos = store.changes(0, 0).await.unwrap().unwrap().pos;
+        store.close();
+        pos
+    };
+    assert!(old_pos > 0);
+    for version in [2, 3] {
+        let old = unique(&format!("v{version}"));
+        copy_as(version, &src, &old).await;
+        let has_heads = store_names(&old, version).await.contains(&"heads".to_string());
+        assert_eq!(has_heads, version == 2, "the v{version} layout");
+        let store = IdbStore::open(&old, Durability::Default).await.unwrap();
+        store.close();
+        let names = store_names(&old, allot_web::idb::SCHEMA_VERSION).await;
+        assert_eq!(names, ["journal", "units"], "upgraded from v{version}");
+        let store = IdbStore::open(&old, Durability::Default).await.unwrap();
+        let tour = UnitId::new("tour").unwrap();
+        let main = StreamId::new(&tour, Part::Main);
+        let heads = store.scan_streams(&KeyRange::all(10)).await.unwrap();
+        assert_eq!(heads, vec![(StreamId::new(&tour, Part::Def), 1), (main.clone(), 2)]);
+        let back = store.scan_streams(&KeyRange { reverse: true, ..KeyRange::all(10) }).await.unwrap();
+        assert_eq!(back, vec![(main.clone(), 2), (StreamId::new(&tour, Part::Def), 1)]);
+        let slice = store.read_streams(&[ReadReq { stream: main.clone(), after: 1 }]).await.unwrap();
+        assert_eq!((slice[0].head, slice[0].events.len()), (2, 1));
+        let from_origin = store.changes(0, 100).await.unwrap().unwrap();
+        assert!(from_origin.gap && from_origin.appends.is_empty(), "behind a horizon: {from_origin:?}");
+        let stale = store.changes(old_pos, 100).await.unwrap().unwrap();
+        assert!(stale.gap, "an old position: {stale:?}");
+        let mut c = Allot::new(&store);
+        assert!(matches!(c.book(&seat("ada"), NOW).await.unwrap(), Outcome::Booked { replayed: true, .. }));
+        assert!(matches!(c.book(&seat("cy"), NOW).await.unwrap(), Outcome::Booked { .. }));
+        assert!(matches!(Allot::new(&store).book(&seat("dee"), NOW).await.unwrap(), Outcome::Full { .. }));
+        let report = allot_core::verify(&store, NOW, &[], &VerifyOptions::default()).await.unwrap();
+        assert!(report.is_ok() && report.live_bookings == 3, "{report:?}");
         store.close();
     }
-    let old = unique("v2");
-    copy_as_v2(&src, &old).await;
-    assert!(store_names(&old, 2).await.contains(&"heads".to_string()), "the v2 layout");
-    let store = IdbStore::open(&old, Durability::Default).await.unwrap();
-    store.close();
-    let names = store_names(&old, allot_web::idb::SCHEMA_VERSION).await;
-    assert_eq!(names, ["claims", "events", "journal", "units"], "upgraded: no heads");
-    let store = IdbStore::open(&old, Durability::Default).await.unwrap();
-    let tour = UnitId::new("tour").unwrap();
-    let main = StreamId::new(&tour, Part::Main);
-    let heads = store.scan_streams(&KeyRange::all(10)).await.unwrap();
-    assert_eq!(heads, vec![(StreamId::new(&tour, Part::Def), 1), (main.clone(), 2)]);
-    let back = store.scan_streams(&KeyRange { reverse: true, ..KeyRange::all(10) }).await.unwrap();
-    assert_eq!(back, vec![(main.clone(), 2), (StreamId::new(&tour, Part::Def), 1)]);
-    let slice = store.read_streams(&[ReadReq { stream: main.clone(), after: 1 }]).await.unwrap();
-    assert_eq!((slice[0].head, slice[0].events.len()), (2, 1));
-    let mut c = Allot::new(&store);
-    assert!(matches!(c.book(&seat("ada"), NOW).await.unwrap(), Outcome::Booked { replayed: true, .. }));
-    assert!(matches!(c.book(&seat("cy"), NOW).await.unwrap(), Outcome::Booked { .. }));
-    assert!(matches!(Allot::new(&store).book(&seat("dee"), NOW).await.unwrap(), Outcome::Full { .. }));
-    let report = allot_core::verify(&store, NOW, &[], &VerifyOptions::default()).await.unwrap();
-    assert!(report.is_ok() && report.live_bookings == 3, "{report:?}");
-    store.close();
 }
 
 // ---------------------------------------------------------------- JS API
