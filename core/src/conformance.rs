@@ -163,6 +163,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         feed_pages_and_end,
         commit_group_and_changes_agree,
         decide_group_checks_what_it_decides,
+        decide_group_on_a_followed_feed_checks_too,
         last_seat_race,
         booking_lifecycle_and_verify,
     );
@@ -881,6 +882,66 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
         s.decide_group(None, 100, &[], &mut |_, _| Err(StoreError::Unavailable("the decision failed".into()))).await;
     ensure!(matches!(r, Err(StoreError::Unavailable(_))), "a failed decision: {r:?}");
     ensure!(head(s, &a).await? == 3, "a failed decision wrote");
+    Ok(())
+}
+
+/// [`decide_group_checks_what_it_decides`] for a client that follows the
+/// feed from its origin and decides on the page read at the journal's end:
+/// a store may then know every head from the feed it served (IndexedDB
+/// does, and checks expected seqs and guards in memory instead of reading
+/// them), and it must still refuse each stale shape, and answer both
+/// commits of the group.
+async fn decide_group_on_a_followed_feed_checks_too<S: Store>(s: &S) -> CaseResult {
+    if st(s.changes(0, 1).await, "changes")?.is_none() {
+        return Err(SKIP.into());
+    }
+    let a = main_stream("a");
+    let mut first = write(a.clone(), 0, vec![booked("me", "k", 1)]);
+    first.claims.push(claim("me", "k", "a"));
+    st(s.commit(&first).await, "commit")?;
+    let mut dup = write(main_stream("d"), 0, vec![booked("me", "k", 2)]);
+    dup.claims.push(claim("me", "k", "d"));
+    let stale: [(Commit, CommitOutcome); 5] = [
+        (
+            write(a.clone(), 0, vec![booked("x", "1", 3)]),
+            CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 },
+        ),
+        (
+            write(a.clone(), 5, vec![booked("x", "2", 3)]),
+            CommitOutcome::Conflict { stream: a.clone(), expected: 5, actual: 1 },
+        ),
+        (write(a.clone(), 0, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 }),
+        (write(a.clone(), 2, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 2, actual: 1 }),
+        (dup, CommitOutcome::Duplicate { booking: bid("me", "k"), existing: claim("me", "k", "a").record }),
+    ];
+    // Followed from the origin, page after page.
+    let (mut pos, _) = feed_all(s, 0, 2).await?;
+    for (n, (bad, want)) in stale.into_iter().enumerate() {
+        let good_stream = main_stream(&alloc::format!("g{n}"));
+        let good = write(good_stream.clone(), 0, vec![booked("g", &alloc::format!("{n}"), 4)]);
+        let mut fed = None;
+        let d = st(
+            s.decide_group(Some(pos), 100, &[], &mut |changes, _| {
+                fed = Some(changes.map(|c| (c.gap, c.more)));
+                Ok(alloc::vec![good.clone(), bad.clone()])
+            })
+            .await,
+            "decide",
+        )?;
+        ensure!(fed == Some(Some((false, false))), "case {n}: the page decided on: {fed:?}");
+        ensure!(d.results == [Ok(CommitOutcome::Committed), Ok(want.clone())], "case {n}: {:?}", d.results);
+        ensure!(head(s, &good_stream).await? == 1 && head(s, &a).await? == 1, "case {n}: heads after it");
+        (pos, _) = feed_all(s, pos, 2).await?;
+    }
+    ensure!(head(s, &main_stream("d")).await? == 0, "a duplicate wrote its stream");
+    // And a good group on streams with history, a guard among them.
+    let mut ok = write(a.clone(), 1, vec![booked("y", "1", 5)]);
+    ok.writes.push(StreamWrite { stream: main_stream("g0"), expected: 1, events: Vec::new() });
+    let next = write(a.clone(), 2, vec![booked("y", "2", 6)]);
+    let d =
+        st(s.decide_group(Some(pos), 100, &[], &mut |_, _| Ok(alloc::vec![ok.clone(), next.clone()])).await, "decide")?;
+    ensure!(d.results == [Ok(CommitOutcome::Committed), Ok(CommitOutcome::Committed)], "good ones: {:?}", d.results);
+    ensure!(head(s, &a).await? == 3, "heads after the good group");
     Ok(())
 }
 

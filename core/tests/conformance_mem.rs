@@ -12,8 +12,12 @@ impl StoreFactory for Fresh {
     }
 }
 
-const FEED_CASES: [&str; 3] =
-    ["feed_reports_appends_in_commit_order", "feed_pages_and_end", "commit_group_and_changes_agree"];
+const FEED_CASES: [&str; 4] = [
+    "feed_reports_appends_in_commit_order",
+    "feed_pages_and_end",
+    "commit_group_and_changes_agree",
+    "decide_group_on_a_followed_feed_checks_too",
+];
 
 #[test]
 fn mem_store_conforms() {
@@ -123,8 +127,10 @@ impl StoreFactory for FreshForgetful {
 fn a_feed_that_loses_appends_fails_conformance() {
     let report = pollster::block_on(conformance::run(&mut FreshForgetful));
     let failed: Vec<&str> = report.failed.iter().map(|(n, _)| *n).collect();
-    for case in FEED_CASES {
-        assert!(failed.contains(&case), "{case} must fail on a forgetful feed; failed: {failed:?}");
+    // (The last feed case checks decisions on a followed feed, which a
+    // store that forgets appends in its feed still checks right.)
+    for case in &FEED_CASES[..3] {
+        assert!(failed.contains(case), "{case} must fail on a forgetful feed; failed: {failed:?}");
     }
 }
 

@@ -50,7 +50,7 @@
 //! monotonic: a transaction sees every transaction that committed before it
 //! was created, whatever their scopes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -128,6 +128,62 @@ pub struct IdbStore {
     /// Set when another connection asked for a version change: this one
     /// closed itself, and every later call fails with `E_VERSION_CHANGE`.
     closed_by_upgrade: Rc<Cell<bool>>,
+    /// Every stream's head as of a journal position, when this connection
+    /// has read the journal from its origin with no gap: then a decided
+    /// group whose page reached the journal's end in its own transaction
+    /// checks its expected seqs here instead of with a `count` per write.
+    known: Rc<RefCell<KnownHeads>>,
+}
+
+/// The heads of every stream at journal position `pos`, folded from pages
+/// read contiguously from the origin (a stream absent is empty). Starts
+/// valid at position 0 (nothing yet); a gap (history not in the journal)
+/// makes it invalid for good.
+#[derive(Debug)]
+struct KnownHeads {
+    pos: FeedPos,
+    heads: hashbrown::HashMap<Vec<u8>, Seq>,
+    valid: bool,
+}
+
+impl Default for KnownHeads {
+    fn default() -> Self {
+        Self { pos: 0, heads: hashbrown::HashMap::new(), valid: true }
+    }
+}
+
+impl KnownHeads {
+    /// Folds in the changes after `after` (a page read from the journal),
+    /// if they continue what is known.
+    fn learn(&mut self, after: FeedPos, c: &Changes) {
+        if !self.valid || after != self.pos {
+            return;
+        }
+        if c.gap {
+            self.valid = false;
+            return;
+        }
+        self.fold(&c.appends, c.pos);
+    }
+
+    /// Appends that take the journal from `self.pos` to `pos`.
+    fn fold(&mut self, appends: &[Append], pos: FeedPos) {
+        for a in appends {
+            let head = self.heads.entry(a.stream.encode()).or_insert(0);
+            if a.first != *head + 1 {
+                // Not contiguous: the journal is not what this believed.
+                self.valid = false;
+                return;
+            }
+            *head += a.events.len() as Seq;
+        }
+        self.pos = pos;
+    }
+
+    /// The exact head of stream key `k`, when known as of `pos`.
+    fn head(&self, pos: FeedPos, k: &[u8]) -> Option<Seq> {
+        (self.valid && self.pos == pos).then(|| self.heads.get(k).copied().unwrap_or(0))
+    }
 }
 
 fn bytes(b: &[u8]) -> JsValue {
@@ -308,7 +364,7 @@ impl IdbStore {
             })
             .await
             .map_err(open_error)?;
-        let store = Self { db, durability, closed_by_upgrade: Rc::new(Cell::new(false)) };
+        let store = Self { db, durability, closed_by_upgrade: Rc::new(Cell::new(false)), known: Rc::default() };
         store.watch_version_changes();
         Ok(store)
     }
@@ -502,6 +558,11 @@ impl IdbStore {
     ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
         let tx = self.tx(TransactionMode::Readwrite)?;
         let (out, changes, _) = self.group_in(tx, commits, feed).await?;
+        // Committed (or nothing written): the page, with this group's own
+        // record when it reached the end, is what the journal holds.
+        if let (Some((after, _)), Some(c)) = (feed, &changes) {
+            self.known.borrow_mut().learn(after, c);
+        }
         Ok((out, changes))
     }
 
@@ -551,13 +612,24 @@ impl IdbStore {
     /// nothing is written, `None`. Unit rows are not written here (a
     /// decided group's transaction lacks their store): a commit carrying any
     /// is refused the same way.
+    ///
+    /// With `end` (the journal's end, read in this transaction) where this
+    /// connection knows every head ([`KnownHeads`]), the expected seqs are
+    /// checked against those instead, before anything is sent: no `count`,
+    /// and the record is sent with the commit right behind it (one round
+    /// trip less). A refused record then aborts the transaction by itself.
     async fn commit_fast(
         &self,
         tx: Transaction<'_>,
         commits: &[Commit],
+        end: Option<FeedPos>,
     ) -> Result<Option<Option<FeedPos>>, StoreError> {
         if commits.iter().any(|c| !c.units.is_empty()) {
             return Ok(None);
+        }
+        let known = self.check_known(end, commits);
+        if known == Some(false) {
+            return Ok(None); // moved on: the checked path says how
         }
         let err = |e| self.error(e);
         let raw = |e: JsValue| self.js_error(e);
@@ -572,7 +644,7 @@ impl IdbStore {
         let mut claimed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for c in commits {
             for w in &c.writes {
-                if w.expected > 0 || w.events.is_empty() {
+                if known.is_none() && (w.expected > 0 || w.events.is_empty()) {
                     let range = stream_keys_from(&w.stream.encode(), w.expected.max(1)).map_err(raw)?;
                     checks.push((by_event.count_with_key(&range).map_err(raw)?, Seq::from(w.expected > 0)));
                 }
@@ -581,6 +653,24 @@ impl IdbStore {
                 }
             }
             claimed.extend(c.claims.iter().map(|cl| (cl.booking.encode(), cl.record.encode())));
+        }
+        if known == Some(true) {
+            let add = match appends.is_empty() && claimed.is_empty() {
+                true => None,
+                false => Some(journal.as_sys().add(&journal_record(&appends, &claimed, false)?).map_err(raw)?),
+            };
+            return match (tx.commit().await, add) {
+                (Ok(()), None) => Ok(Some(None)),
+                (Ok(()), Some(add)) => {
+                    let own = feed_pos(&add.result().map_err(raw)?)?;
+                    self.learn_own(end, &appends, own);
+                    Ok(Some(Some(own)))
+                }
+                (Err(_), Some(add)) if add.error().ok().flatten().is_some_and(|e| e.name() == "ConstraintError") => {
+                    Ok(None) // refused: the transaction aborted, nothing written
+                }
+                (Err(e), _) => Err(commit_error(self.error(e))),
+            };
         }
         // The last request: requests finish in the order sent, so once it
         // has, every check is known. A refused `add` fails its request; the
@@ -607,7 +697,43 @@ impl IdbStore {
             }
         }
         tx.commit().await.map_err(|e| commit_error(self.error(e)))?;
+        if let Some(own) = own {
+            self.learn_own(end, &appends, own);
+        }
         Ok(Some(own))
+    }
+
+    /// Whether every write of `commits` expects the head this connection
+    /// knows for it at `end` (the journal's end in the caller's
+    /// transaction), each commit after the earlier ones' writes: `None`
+    /// when the heads are not known there.
+    fn check_known(&self, end: Option<FeedPos>, commits: &[Commit]) -> Option<bool> {
+        let end = end?;
+        let known = self.known.borrow();
+        let mut written: BTreeMap<Vec<u8>, Seq> = BTreeMap::new();
+        for c in commits {
+            for w in &c.writes {
+                let k = w.stream.encode();
+                let head = match written.get(&k) {
+                    Some(h) => *h,
+                    None => known.head(end, &k)?,
+                };
+                if head != w.expected {
+                    return Some(false);
+                }
+                written.insert(k, w.expected + w.events.len() as Seq);
+            }
+        }
+        Some(true)
+    }
+
+    /// Folds this connection's own record at `own`, written right after
+    /// the journal's end `end` in one transaction, into the known heads.
+    fn learn_own(&self, end: Option<FeedPos>, appends: &[Append], own: FeedPos) {
+        let mut known = self.known.borrow_mut();
+        if known.valid && Some(known.pos) == end {
+            known.fold(appends, own);
+        }
     }
 
     /// [`Store::decide_group`] in one readwrite transaction: the journal
@@ -640,6 +766,9 @@ impl IdbStore {
             }
         };
         let claims = self.claims_read(asked, &gets)?;
+        if let (Some(after), Some(c)) = (after, &changes) {
+            self.known.borrow_mut().learn(after, c);
+        }
         let at_end = changes.as_ref().filter(|c| !c.more && !c.gap).map(|c| c.pos);
         // Synchronous: the transaction stays active (no await in between).
         let commits = decide(changes, claims)?;
@@ -651,7 +780,7 @@ impl IdbStore {
             if commits.iter().all(|c| c.validate().is_ok()) {
                 // A decision on the journal read in this very transaction
                 // expects every commit to pass: write without reading first.
-                if let Some(own) = self.commit_fast(tx, &commits).await? {
+                if let Some(own) = self.commit_fast(tx, &commits, at_end).await? {
                     let results = commits.iter().map(|_| Ok(CommitOutcome::Committed)).collect();
                     return Ok(Decided { commits, results, pos: at_end.map(|end| own.unwrap_or(end)) });
                 }
@@ -1117,7 +1246,9 @@ impl Store for IdbStore {
             return Ok(Some(Changes { pos, appends: Vec::new(), more: false, gap: after > pos }));
         }
         let records = journal_page(&journal, after, limit).map_err(err)?.await.map_err(err)?;
-        Ok(Some(read_journal_page(records, after, limit, err)?))
+        let changes = read_journal_page(records, after, limit, err)?;
+        self.known.borrow_mut().learn(after, &changes);
+        Ok(Some(changes))
     }
 
     async fn commit_group_and_changes(
