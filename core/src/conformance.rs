@@ -771,6 +771,27 @@ async fn commit_group_and_changes_agree<S: Store>(s: &S) -> CaseResult {
     Ok(())
 }
 
+/// Commits stale against stream `a` holding one event of request `me/k`
+/// (claimed), each with the outcome a store must give it: an append or a
+/// guard on a seq that moved on or never was, and a duplicate request.
+fn stale_shapes(a: &StreamId) -> [(Commit, CommitOutcome); 5] {
+    let mut dup = write(main_stream("d"), 0, vec![booked("me", "k", 2)]);
+    dup.claims.push(claim("me", "k", "d"));
+    [
+        (
+            write(a.clone(), 0, vec![booked("x", "1", 3)]),
+            CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 },
+        ),
+        (
+            write(a.clone(), 5, vec![booked("x", "2", 3)]),
+            CommitOutcome::Conflict { stream: a.clone(), expected: 5, actual: 1 },
+        ),
+        (write(a.clone(), 0, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 }),
+        (write(a.clone(), 2, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 2, actual: 1 }),
+        (dup, CommitOutcome::Duplicate { booking: bid("me", "k"), existing: claim("me", "k", "a").record }),
+    ]
+}
+
 /// `decide_group` in one call: the decision gets the feed (when there is
 /// one) and the claims asked for, as they were before its own commits, and
 /// every commit it returns is checked like any other, whether or
@@ -802,21 +823,7 @@ async fn decide_group_checks_what_it_decides<S: Store>(s: &S) -> CaseResult {
     let me = Some(claim("me", "k", "a").record);
     ensure!(got_claims == Some(vec![None, me.clone(), None]), "the claims decided on: {got_claims:?}");
     // A good append to a new stream beside each stale shape.
-    let mut dup = write(main_stream("d"), 0, vec![booked("me", "k", 2)]);
-    dup.claims.push(claim("me", "k", "d"));
-    let stale: [(Commit, CommitOutcome); 5] = [
-        (
-            write(a.clone(), 0, vec![booked("x", "1", 3)]),
-            CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 },
-        ),
-        (
-            write(a.clone(), 5, vec![booked("x", "2", 3)]),
-            CommitOutcome::Conflict { stream: a.clone(), expected: 5, actual: 1 },
-        ),
-        (write(a.clone(), 0, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 }),
-        (write(a.clone(), 2, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 2, actual: 1 }),
-        (dup, CommitOutcome::Duplicate { booking: bid("me", "k"), existing: claim("me", "k", "a").record }),
-    ];
+    let stale = stale_shapes(&a);
     for (n, (bad, want)) in stale.into_iter().enumerate() {
         let good_stream = main_stream(&alloc::format!("g{n}"));
         let good = write(good_stream.clone(), 0, vec![booked("g", &alloc::format!("{n}"), 4)]);
@@ -899,21 +906,7 @@ async fn decide_group_on_a_followed_feed_checks_too<S: Store>(s: &S) -> CaseResu
     let mut first = write(a.clone(), 0, vec![booked("me", "k", 1)]);
     first.claims.push(claim("me", "k", "a"));
     st(s.commit(&first).await, "commit")?;
-    let mut dup = write(main_stream("d"), 0, vec![booked("me", "k", 2)]);
-    dup.claims.push(claim("me", "k", "d"));
-    let stale: [(Commit, CommitOutcome); 5] = [
-        (
-            write(a.clone(), 0, vec![booked("x", "1", 3)]),
-            CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 },
-        ),
-        (
-            write(a.clone(), 5, vec![booked("x", "2", 3)]),
-            CommitOutcome::Conflict { stream: a.clone(), expected: 5, actual: 1 },
-        ),
-        (write(a.clone(), 0, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 0, actual: 1 }),
-        (write(a.clone(), 2, Vec::new()), CommitOutcome::Conflict { stream: a.clone(), expected: 2, actual: 1 }),
-        (dup, CommitOutcome::Duplicate { booking: bid("me", "k"), existing: claim("me", "k", "a").record }),
-    ];
+    let stale = stale_shapes(&a);
     // Followed from the origin, page after page.
     let (mut pos, _) = feed_all(s, 0, 2).await?;
     for (n, (bad, want)) in stale.into_iter().enumerate() {
