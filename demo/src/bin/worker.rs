@@ -12,8 +12,9 @@
 //! The rehearsal moves that compilation to the untimed start, as a benchmark
 //! warms up; its outcomes are thrown away.
 //!
-//! The rehearsal books through the same `Allot<WorkerStore>` as the race
-//! (`WorkerStore` is IndexedDB or memory): with `Allot<MemStore>` it warmed
+//! The rehearsal books through the same `Allot<Backend>` as the race
+//! (`allot_web::api::Backend`, IndexedDB or memory, the npm package's own
+//! store type): with `Allot<MemStore>` it warmed
 //! a second copy of the generic booking code, and the race's copy (one
 //! function alone has a 29.5 KB body) was compiled by every worker at the
 //! start of the race. And it books its share `REHEARSAL_ROUNDS` times, so
@@ -36,18 +37,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use std::sync::Arc;
-
-use allot_core::store::{
-    Changes, DecideGroup, Decided, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice, Window, WindowReads,
-};
-use allot_core::{
-    Allot, BookAnyReq, BookError, BookingId, ClaimRecord, Commit, CommitOutcome, Config, InputError, MemStore, Outcome,
-    Seq, Stats, Store, StoreError, StreamId, UnitId, UnitRow,
-};
+use allot_core::{Allot, BookAnyReq, BookError, Config, MemStore, Outcome, Stats, Store};
 use allot_demo::params::{Params, Scenario};
 use allot_demo::proto::{Counters, FromWorker, ToWorker, from_js, to_js};
 use allot_demo::scenario::{self, Ask, NOW};
+use allot_web::api::Backend;
 use allot_web::idb::IdbStore;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -58,7 +52,7 @@ struct Job {
     index: u32,
     /// The client on this worker's own connection (its cache loaded
     /// unless the run is cold).
-    allot: Allot<WorkerStore>,
+    allot: Allot<Backend>,
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -79,7 +73,7 @@ fn main() {
                     match IdbStore::open(&db, params.durability()).await {
                         Ok(store) => {
                             rehearse(&params, index).await;
-                            let mut allot = Allot::with_config(WorkerStore::Idb(store), config(&params));
+                            let mut allot = Allot::with_config(Backend::IndexedDb(store), config(&params));
                             if !cold && let Err(e) = allot.sync().await {
                                 post(&FromWorker::Failed { index, error: format!("loading the cache: {e}") });
                                 return;
@@ -126,84 +120,12 @@ async fn rehearse(p: &Params, index: u32) {
     }
     let sessions: Vec<u64> = p.sessions_of(index).take(REHEARSAL_SESSIONS_MAX).collect();
     for _ in 0..REHEARSAL_ROUNDS {
-        let mem = WorkerStore::Mem(MemStore::with_feed());
+        let mem = Backend::Memory(Rc::new(MemStore::with_feed()));
         if scenario::setup(&mem, p).await.is_err() {
             return;
         }
         let mut allot = Allot::with_config(mem, config(p));
         book_share(&mut allot, p, &sessions, |_, _, _| {}).await;
-    }
-}
-
-/// The worker's store: IndexedDB in the race, memory in the rehearsal. One
-/// type for both, so that the rehearsal runs the very functions the race
-/// runs (`Allot<IdbStore>` and `Allot<MemStore>` would be two copies of the
-/// booking code, and V8 compiles and optimises each on its own).
-#[derive(Debug)]
-enum WorkerStore {
-    Idb(IdbStore),
-    Mem(MemStore),
-}
-
-macro_rules! delegate {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            WorkerStore::Idb($s) => $e.await,
-            WorkerStore::Mem($s) => $e.await,
-        }
-    };
-}
-
-impl Store for WorkerStore {
-    async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
-        delegate!(self, s => s.read_streams(reqs))
-    }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        delegate!(self, s => s.commit(commit))
-    }
-    async fn commit_group(&self, commits: &[Commit]) -> Result<Vec<Result<CommitOutcome, InputError>>, StoreError> {
-        delegate!(self, s => s.commit_group(commits))
-    }
-    async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
-        delegate!(self, s => s.read_window(range, reads))
-    }
-    async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
-        delegate!(self, s => s.changes(after, limit))
-    }
-    async fn commit_group_and_changes(
-        &self,
-        commits: &[Commit],
-        after: FeedPos,
-        limit: u32,
-    ) -> Result<(Vec<Result<CommitOutcome, InputError>>, Option<Changes>), StoreError> {
-        delegate!(self, s => s.commit_group_and_changes(commits, after, limit))
-    }
-    async fn decide_group(
-        &self,
-        after: Option<FeedPos>,
-        limit: u32,
-        claims: &[BookingId],
-        decide: &mut DecideGroup<'_>,
-    ) -> Result<Decided, StoreError> {
-        delegate!(self, s => s.decide_group(after, limit, claims, decide))
-    }
-    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        delegate!(self, s => s.get_claims(ids))
-    }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
-        delegate!(self, s => s.get_units(ids))
-    }
-    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
-        delegate!(self, s => s.scan_index(range))
-    }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
-        delegate!(self, s => s.scan_units(range))
-    }
-    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
-        delegate!(self, s => s.scan_streams(range))
-    }
-    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
-        delegate!(self, s => s.scan_claims(range))
     }
 }
 
@@ -275,7 +197,7 @@ async fn run(job: Job) {
         post(&FromWorker::Progress { index, c });
     })
     .await;
-    if let WorkerStore::Idb(s) = allot.store() {
+    if let Backend::IndexedDb(s) = allot.store() {
         s.clone().close();
     }
     post(&FromWorker::Done { index, c, acked, first_error });
