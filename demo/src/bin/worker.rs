@@ -14,12 +14,11 @@
 //!
 //! The rehearsal books through the same `Allot<Backend>` as the race
 //! (`allot_web::api::Backend`, IndexedDB or memory, the npm package's own
-//! store type): with `Allot<MemStore>` it warmed
-//! a second copy of the generic booking code, and the race's copy (one
-//! function alone has a 29.5 KB body) was compiled by every worker at the
-//! start of the race. And it books its share `REHEARSAL_ROUNDS` times, so
-//! that V8 optimises the hot functions before the clock rather than during
-//! the race. Measured (alternating runs, 12 holiday pairs against the
+//! store type). With `Allot<MemStore>` it warmed a second copy of the
+//! generic booking code, and every worker compiled the race's copy (one
+//! function alone has a 29.5 KB body) at the start of the race. And it books
+//! its share `REHEARSAL_ROUNDS` times, so that V8 optimises the hot functions
+//! before the clock rather than during the race. Measured (alternating runs, 12 holiday pairs against the
 //! `Allot<MemStore>` rehearsal once): median 0.457 -> 0.331 s, faster in 10
 //! of 12. Rounds, 6 pairs each: 1 round 0.39 s against 3 rounds 0.32 s,
 //! 3 rounds 0.34 s against 6 rounds 0.28 s. Last room, 6 pairs against the
