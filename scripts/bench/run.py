@@ -286,8 +286,8 @@ def main():
     L.append(f"- allot: `{b['allot_cmd']}` (the demo's defaults: window 512, batch 64, durability relaxed). "
              "The clock runs from `Go` to the last worker's `Done`; before it, untimed, each worker opens its "
              "connection, rehearses its share six times on in-memory stores of its own, through the same "
-             "compiled booking code as the race (so that V8 has compiled and optimised it), and loads its client's cache from IndexedDB (`Allot::sync`, as a page does when it "
-             "opens; demo/src/bin/worker.rs). The race reads what changed since, inside each readwrite transaction.")
+             "compiled booking code as the race (so that V8 has compiled and optimised it), and loads its "
+             "client's cache from IndexedDB (`Allot::sync`, as a page does when it opens; demo/src/bin/worker.rs). The race reads what changed since, inside each readwrite transaction.")
     L.append(f"- allot, cold: `{b['cold_cmd']}`: the same without the load; the race starts from empty caches "
              "and reads everything from IndexedDB.")
     L.append(f"- plain JS: `{b['base_cmd']}` (demo/baseline/: one readwrite transaction per booking, "

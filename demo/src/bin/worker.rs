@@ -18,9 +18,9 @@
 //! generic booking code, and every worker compiled the race's copy (one
 //! function alone has a 29.5 KB body) at the start of the race. And it books
 //! its share `REHEARSAL_ROUNDS` times, so that V8 optimises the hot functions
-//! before the clock rather than during the race. Measured (alternating runs, 12 holiday pairs against the
-//! `Allot<MemStore>` rehearsal once): median 0.457 -> 0.331 s, faster in 10
-//! of 12. Rounds, 6 pairs each: 1 round 0.39 s against 3 rounds 0.32 s,
+//! before the clock rather than during the race. Measured (alternating runs,
+//! 12 holiday pairs against the `Allot<MemStore>` rehearsal once): median
+//! 0.457 -> 0.331 s, faster in 10 of 12. Rounds, 6 pairs each: 1 round 0.39 s against 3 rounds 0.32 s,
 //! 3 rounds 0.34 s against 6 rounds 0.28 s. Last room, 6 pairs against the
 //! old rehearsal: 0.127 -> 0.081 s with 6 rounds.
 //!
