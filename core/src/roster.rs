@@ -82,6 +82,24 @@ pub enum Anomaly {
     Gap { expected: Seq, got: Seq },
 }
 
+/// For people (the `detail` of a violation in the npm package): the same
+/// facts as `Debug`, in words.
+impl core::fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::DuplicateBooking { seq, booking } => write!(f, "booking {booking} created again at seq {seq}"),
+            Self::UnknownBooking { seq, booking } => {
+                write!(f, "seq {seq} names booking {booking}, which the stream never had")
+            }
+            Self::BadTransition { seq, booking, from, event } => {
+                write!(f, "seq {seq}: booking {booking} {event} while {from}")
+            }
+            Self::WrongStream { seq, event } => write!(f, "seq {seq}: a {event} event in a booking stream"),
+            Self::Gap { expected, got } => write!(f, "events start at seq {got}, the roster expected {expected}"),
+        }
+    }
+}
+
 /// The replay of one booking stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Roster {

@@ -68,6 +68,41 @@ impl Violation {
     }
 }
 
+/// For people (the `detail` of a violation in the npm package): the same
+/// facts as `Debug`, in words.
+impl core::fmt::Display for Violation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OverCapacity { stream, seq, used, capacity } => {
+                write!(f, "stream {stream}: {used} places live after seq {seq}, capacity {capacity}")
+            }
+            Self::Overlap { stream, seq, booking, with } => {
+                write!(f, "stream {stream}: booking {booking} overlaps booking {with} after seq {seq}")
+            }
+            Self::Anomaly { stream, anomaly } => write!(f, "stream {stream}: {anomaly}"),
+            Self::SeqGap { stream, head, events } => {
+                write!(f, "stream {stream}: head is seq {head} but {events} events were read")
+            }
+            Self::OrphanStream { stream } => write!(f, "stream {stream} belongs to a unit never defined"),
+            Self::UnitRowMismatch { unit } => {
+                write!(f, "unit {unit}: its row is not the replay of its definition stream")
+            }
+            Self::BookingWithoutClaim { stream, booking } => {
+                write!(f, "stream {stream}: booking {booking} has no claim")
+            }
+            Self::ClaimWithoutBooking { booking, stream } => {
+                write!(f, "booking {booking}: claimed, but missing from stream {stream}")
+            }
+            Self::ClaimMismatch { booking, stream } => {
+                write!(f, "booking {booking}: its event in stream {stream} disagrees with its claim")
+            }
+            Self::MissingAcknowledged { booking } => {
+                write!(f, "booking {booking} was acknowledged but is not in the store")
+            }
+        }
+    }
+}
+
 /// What verify counted and found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -334,4 +369,44 @@ pub async fn verify<S: Store>(
     report.units_with_live = live_units.len() as u64;
     report.violations = v;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    /// The npm package hands these texts to people (`detail`): they name
+    /// the stream, booking or unit in its own notation, not Rust's `Debug`.
+    #[test]
+    fn violations_read_as_words() {
+        let unit = UnitId::new("room-1").unwrap();
+        let stream = StreamId::new(&unit, Part::Main);
+        let (ada, bob) = (BookingId::new("ada", "k1").unwrap(), BookingId::new("bob", "k2").unwrap());
+        let cases = [
+            (
+                Violation::Overlap { stream: stream.clone(), seq: 2, booking: bob.clone(), with: ada.clone() },
+                "stream room-1#main: booking bob/k2 overlaps booking ada/k1 after seq 2",
+            ),
+            (
+                Violation::OverCapacity { stream: stream.clone(), seq: 3, used: 3, capacity: 2 },
+                "stream room-1#main: 3 places live after seq 3, capacity 2",
+            ),
+            (
+                Violation::Anomaly {
+                    stream: stream.clone(),
+                    anomaly: Anomaly::DuplicateBooking { seq: 4, booking: ada.clone() },
+                },
+                "stream room-1#main: booking ada/k1 created again at seq 4",
+            ),
+            (Violation::UnitRowMismatch { unit }, "unit room-1: its row is not the replay of its definition stream"),
+            (
+                Violation::MissingAcknowledged { booking: bob },
+                "booking bob/k2 was acknowledged but is not in the store",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(v.to_string(), want, "{v:?}");
+        }
+    }
 }

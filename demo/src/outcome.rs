@@ -64,7 +64,7 @@ impl Figures {
             claims: r.claims,
             live: r.live_bookings,
             units_with_live: r.units_with_live,
-            violations: r.violations.iter().map(|v| format!("{v:?}")).collect(),
+            violations: r.violations.iter().map(ToString::to_string).collect(),
             ..Figures::default()
         };
         // The holiday's own definition (shared with the native command).

@@ -236,7 +236,7 @@ impl Recount {
             verified_booked: r.live_bookings,
             double_booked: overlapped.len() as u64 + r.actors_with_multiple_live,
             free_eligible: eligible(p).saturating_sub(r.units_with_live),
-            violations: r.violations.iter().map(|v| format!("{v:?}")).collect(),
+            violations: r.violations.iter().map(ToString::to_string).collect(),
         }
     }
 

@@ -603,10 +603,7 @@ impl Db {
             let store = inner.backend.clone();
             let report = core(allot_core::verify(&store, now, &acked, &VerifyOptions { rosters }).await)?;
             let violations = js::strings(
-                report
-                    .violations
-                    .iter()
-                    .map(|v| Obj::new().set("kind", v.kind()).set("detail", format!("{v:?}")).done()),
+                report.violations.iter().map(|v| Obj::new().set("kind", v.kind()).set("detail", v.to_string()).done()),
             );
             Ok(Obj::new()
                 .set("ok", report.is_ok())

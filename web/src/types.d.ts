@@ -251,6 +251,9 @@ export interface VerifyReport {
   held: number;
   unitsWithLive: number;
   actorsWithMultipleLive: number;
+  /** Broken invariants (empty when `ok`). `kind` is a stable kebab-case name
+   * (`overlap`, `over-capacity`, `missing-acknowledged`...); `detail` says in
+   * words which stream, booking or unit, and is not meant to be parsed. */
   violations: { kind: string; detail: string }[];
   rosters: Roster[];
 }

@@ -72,6 +72,19 @@ test('a small holiday rush books every room once and the recount agrees', async 
   assert.equal(again.unit, outcomes[0].unit);
 });
 
+test('verify reports an acknowledged booking the store lacks, in words', async () => {
+  const db = await open({ name: 'missing-ack', storage: 'memory' });
+  await db.defineUnits([{ id: 'tour', kind: 'pool', capacity: 2 }]);
+  const kept = await db.book({ actor: 'ada', key: 'seat', unit: 'tour', now: NOW });
+  assert.equal(kept.status, 'booked');
+  const report = await db.verify({ now: NOW, acknowledged: [kept.booking, { actor: 'bob', key: 'never' }] });
+  assert.equal(report.ok, false);
+  assert.deepEqual(report.violations, [
+    { kind: 'missing-acknowledged', detail: 'booking bob/never was acknowledged but is not in the store' },
+  ]);
+  dropMemory('missing-ack');
+});
+
 test('errors are AllotErrors with a stable code, and the instance survives them', async () => {
   const db = await open({ name: 'errors', storage: 'memory' });
   await db.defineUnits([{ id: 'tour', kind: 'pool', capacity: 2 }]);
