@@ -295,7 +295,13 @@ impl<S: Store> Allot<S> {
                             let mut moved = changes.appends.iter().filter(|a| a.stream.part == Part::Def).peekable();
                             if moved.peek().is_some() {
                                 redefined = true;
-                                let units: BTreeSet<UnitId> = moved.filter_map(|a| a.stream.unit()).collect();
+                                // Inserted one by one, not collected: `collect`
+                                // would add a stable sort and a bulk build of
+                                // the set to the npm package's wasm (5 KB).
+                                let mut units: BTreeSet<UnitId> = BTreeSet::new();
+                                for u in moved.filter_map(|a| a.stream.unit()) {
+                                    units.insert(u);
+                                }
                                 for g in groups.iter_mut() {
                                     g.candidates.retain(|(e, _, _)| !units.contains(&e.unit));
                                 }
