@@ -341,13 +341,23 @@ fn anomaly_error(a: &Anomaly) -> StoreError {
     corrupt("stream", reason)
 }
 
-pub(crate) fn spread_hash(b: &BookingId) -> usize {
+/// A booking id's place in the walk: 64 bits on every platform (a `usize`
+/// on wasm32 would put every spread point in the first 2^-32 of the range).
+pub(crate) fn spread_hash(b: &BookingId) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for x in b.actor.as_str().bytes().chain([0]).chain(b.key.as_str().bytes()) {
         h ^= u64::from(x);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    (h ^ (h >> 29)) as usize
+    mix(h)
+}
+
+/// splitmix64's finaliser: every input bit reaches every output bit, so
+/// that nearby ids (`s1-1`, `s1-2`) land far apart.
+pub(crate) fn mix(mut h: u64) -> u64 {
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 fn put_value(v: &KeyValue, out: &mut Vec<u8>) {
@@ -1025,7 +1035,7 @@ impl<S: Store> Allot<S> {
             Some(h) if h.start == range.start && h.end == range.end && h.span == *span && range.contains(&h.key) => {
                 h.key.clone()
             }
-            _ => match spread_point(range, spread_hash(booking) as u64) {
+            _ => match spread_point(range, spread_hash(booking)) {
                 Some(p) => p,
                 None => return alloc::vec![range.clone()],
             },
@@ -1061,7 +1071,7 @@ impl<S: Store> Allot<S> {
         let mut order: Vec<&IndexEntry> = entries.iter().collect();
         if req.pick == Pick::Spread && !order.is_empty() {
             let n = order.len();
-            order.rotate_left(spread_hash(&req.booking) % n);
+            order.rotate_left((spread_hash(&req.booking) % n as u64) as usize);
         }
         // Observe in doubling batches: usually a free unit is among the
         // first few, so reading the whole window would be wasted work; when
@@ -1797,6 +1807,15 @@ mod tests {
         assert_eq!(s.seq, 3, "seq 4 never came: the schema stops before the hole");
         let names: Vec<&str> = s.indexes.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    /// The spread hash is 64 bits wide on every target and spreads nearby
+    /// ids over the whole range.
+    #[test]
+    fn spread_hashes_of_nearby_ids_cover_every_quarter() {
+        let quarters: alloc::collections::BTreeSet<u64> =
+            (0..16).map(|i| spread_hash(&BookingId::new(&alloc::format!("s-{i}"), "k").unwrap()) >> 62).collect();
+        assert_eq!(quarters.len(), 4);
     }
 
     #[test]

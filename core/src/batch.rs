@@ -681,7 +681,7 @@ impl<S: Store> Allot<S> {
             // with its length, from an offset; both derived from the booking
             // id, so concurrent batches interleave instead of colliding.
             let n = fresh.len();
-            let h = spread_hash(&first.booking);
+            let h = spread_hash(&first.booking) as usize;
             let mut stride = 1 + (h >> 16) % (n - 1);
             while gcd(stride, n) != 1 {
                 stride += 1;

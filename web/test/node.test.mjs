@@ -72,6 +72,32 @@ test('a small holiday rush books every room once and the recount agrees', async 
   assert.equal(again.unit, outcomes[0].unit);
 });
 
+test('spreading bookers start all over the range, not at its start (wasm32 too)', async () => {
+  // Each fresh handle has no hint yet: it starts at a point of the price
+  // range derived from its booking id. Derived with 64 bits on every
+  // platform: a usize-wide hash on wasm32 once put every start in the first
+  // 2^-32 of the range, and so every session in the cheapest rooms.
+  const name = 'spread-starts';
+  const db = await open({ name, storage: 'memory' });
+  await db.defineIndex({ name: 'price', fields: [{ attr: 'price', type: 'u32' }] });
+  const rooms = 1000;
+  const priceOf = (r) => Number((BigInt(r) * 2654435761n) % 4294967296n);
+  const units = Array.from({ length: rooms }, (_, r) => ({ id: `room-${r}`, kind: 'exclusive', attrs: { price: priceOf(r) } }));
+  await db.defineUnits(units);
+  const quarters = new Set();
+  for (let i = 0; i < 16; i++) {
+    const h = await open({ name, storage: 'memory' });
+    const o = await h.bookAny({
+      actor: `s-${i}`, key: 'k', index: 'price', lo: 0, hi: 4294967295, hiInclusive: true,
+      span: { start: 20811, end: 20814 }, pick: 'spread', now: NOW,
+    });
+    assert.equal(o.status, 'booked');
+    quarters.add(Math.floor(priceOf(Number(o.unit.slice('room-'.length))) / 2 ** 30));
+  }
+  assert.equal(quarters.size, 4, `16 first bookings fell in quarters ${[...quarters]} of the price range`);
+  dropMemory(name);
+});
+
 test('verify reports an acknowledged booking the store lacks, in words', async () => {
   const db = await open({ name: 'missing-ack', storage: 'memory' });
   await db.defineUnits([{ id: 'tour', kind: 'pool', capacity: 2 }]);
