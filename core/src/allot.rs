@@ -24,6 +24,7 @@
 //! transaction first, and it never answers "sold out" from that round (see
 //! `batch.rs`). A warm client books with one transaction.
 
+use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -353,11 +354,39 @@ pub(crate) fn spread_hash(b: &BookingId) -> u64 {
 }
 
 /// splitmix64's finaliser: every input bit reaches every output bit, so
-/// that nearby ids (`s1-1`, `s1-2`) land far apart.
+/// that nearby ids (`s1-1`, `s1-2`) and `h + leaps` land far apart.
 pub(crate) fn mix(mut h: u64) -> u64 {
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^ (h >> 31)
+}
+
+/// Moves a walk to a point of its current segment derived from `h`: the
+/// part of that segment the walk skips goes to the end of the walk, so the
+/// walk still visits every key of its range exactly once (a sold-out answer
+/// rests on that). `false`, walk unchanged, where the segment has no point
+/// to leap to.
+///
+/// Why: spreading walkers that run into a stretch others booked would walk
+/// it unit by unit behind them, and then book in convoy with them, each
+/// reading every unit all of them take. Leaping lands them in free space.
+pub(crate) fn leap(segments: &mut VecDeque<KeyRange>, h: u64) -> bool {
+    let Some(front) = segments.front_mut() else { return false };
+    let Some(p) = spread_point(front, h) else { return false };
+    if !front.contains(&p) || p <= front.start {
+        return false;
+    }
+    let mut skipped = front.clone();
+    if front.reverse {
+        // Walked downwards: on below the point, the part above it last.
+        skipped.start = p.clone();
+        front.end = Some(p);
+    } else {
+        skipped.end = Some(p.clone());
+        front.start = p;
+    }
+    segments.push_back(skipped);
+    true
 }
 
 fn put_value(v: &KeyValue, out: &mut Vec<u8>) {
@@ -991,33 +1020,49 @@ impl<S: Store> Allot<S> {
         // Best fit scans from the start of the range every time; spreading
         // bookers resume where they last booked (what lies before was taken
         // when they passed, and the pass wraps around, so nothing is missed).
-        let segments = if req.pick == Pick::Spread {
-            self.segments(&range, &req.span, &req.booking)
+        let mut segments: VecDeque<KeyRange> = if req.pick == Pick::Spread {
+            self.segments(&range, &req.span, &req.booking).into()
         } else {
-            alloc::vec![range.clone()]
+            alloc::vec![range.clone()].into()
         };
-        for segment in segments {
-            let mut cur = segment;
-            loop {
-                let entries = self.store.scan_index(&cur).await?;
-                self.stats.read_queries += 1;
-                let Some(last_key) = entries.last().map(|e| e.key.clone()) else { break };
-                let full_window = entries.len() as u32 >= cur.limit;
-                if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut tries).await? {
-                    if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
-                        self.hint = Some(Hint {
-                            start: range.start.clone(),
-                            end: range.end.clone(),
-                            span: req.span,
-                            key: e.key.clone(),
-                        });
-                    }
-                    return Ok(o);
+        // Resuming after its last booking, the walk tries units in key
+        // order: a booker that skipped some (see `try_window`) would leave
+        // them behind until it came round again.
+        let resumed = req.pick == Pick::Spread && self.hint_in(&range, &req.span).is_some();
+        let mut leaps = 0;
+        while let Some(cur) = segments.front().cloned() {
+            let entries = self.store.scan_index(&cur).await?;
+            self.stats.read_queries += 1;
+            let Some(last_key) = entries.last().map(|e| e.key.clone()) else {
+                segments.pop_front();
+                continue;
+            };
+            let full_window = entries.len() as u32 >= cur.limit;
+            if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut tries, !resumed).await? {
+                if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
+                    self.hint = Some(Hint {
+                        start: range.start.clone(),
+                        end: range.end.clone(),
+                        span: req.span,
+                        key: e.key.clone(),
+                    });
                 }
-                if !full_window {
-                    break;
-                }
-                cur = cur.after(&last_key);
+                return Ok(o);
+            }
+            if !full_window {
+                segments.pop_front();
+                continue;
+            }
+            if let Some(front) = segments.front_mut() {
+                *front = cur.after(&last_key);
+            }
+            // A whole window taken: a spreading walker is in a stretch
+            // others booked (see [`leap`]).
+            if req.pick == Pick::Spread
+                && leaps < LEAPS_PER_WALK_MAX
+                && leap(&mut segments, mix(spread_hash(&req.booking).wrapping_add(leaps.into())))
+            {
+                leaps += 1;
             }
         }
         Ok(Outcome::SoldOut)
@@ -1031,11 +1076,9 @@ impl<S: Store> Allot<S> {
     /// then walk different parts of the index instead of all scanning the
     /// same first windows, which others keep taking from under them.
     pub(crate) fn segments(&self, range: &KeyRange, span: &Span, booking: &BookingId) -> Vec<KeyRange> {
-        let hint = match &self.hint {
-            Some(h) if h.start == range.start && h.end == range.end && h.span == *span && range.contains(&h.key) => {
-                h.key.clone()
-            }
-            _ => match spread_point(range, spread_hash(booking)) {
+        let hint = match self.hint_in(range, span) {
+            Some(key) => key.to_vec(),
+            None => match spread_point(range, spread_hash(booking)) {
                 Some(p) => p,
                 None => return alloc::vec![range.clone()],
             },
@@ -1056,6 +1099,16 @@ impl<S: Store> Allot<S> {
         alloc::vec![first, second]
     }
 
+    /// Where this client's last walk over `range` for `span` stopped.
+    fn hint_in(&self, range: &KeyRange, span: &Span) -> Option<&[u8]> {
+        match &self.hint {
+            Some(h) if h.start == range.start && h.end == range.end && h.span == *span && range.contains(&h.key) => {
+                Some(&h.key)
+            }
+            _ => None,
+        }
+    }
+
     /// Tries the candidates of one window; `None` when all were taken.
     async fn try_window(
         &mut self,
@@ -1064,12 +1117,14 @@ impl<S: Store> Allot<S> {
         fingerprint: &[u8],
         now: TimeMs,
         tries: &mut Tries,
+        rotate: bool,
     ) -> Result<Option<Outcome>, BookError> {
-        // Candidates in the order they are tried. Spread rotates the window
-        // by the booking id, so that concurrent bookers start at different
-        // units instead of all racing for the first.
+        // Candidates in the order they are tried. `rotate` rotates the
+        // window by the booking id, so that concurrent bookers that start
+        // at the same window start at different units instead of all racing
+        // for the first.
         let mut order: Vec<&IndexEntry> = entries.iter().collect();
-        if req.pick == Pick::Spread && !order.is_empty() {
+        if rotate && req.pick == Pick::Spread && !order.is_empty() {
             let n = order.len();
             order.rotate_left((spread_hash(&req.booking) % n as u64) as usize);
         }
@@ -1807,6 +1862,57 @@ mod tests {
         assert_eq!(s.seq, 3, "seq 4 never came: the schema stops before the hole");
         let names: Vec<&str> = s.indexes.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    /// Every two-byte key of `range`'s domain lies in exactly one segment
+    /// after any number of leaps: a walk still visits each key once.
+    #[test]
+    fn leaps_keep_a_walk_covering_its_range_once() {
+        use proptest::prelude::*;
+        proptest!(|(lo in 0u8..200, width in 2u8..55, reverse: bool, hs in proptest::collection::vec(any::<u64>(), 0..12))| {
+            let range = KeyRange {
+                start: alloc::vec![lo],
+                end: Some(alloc::vec![lo + width]),
+                reverse,
+                limit: 4,
+            };
+            let mut walk: VecDeque<KeyRange> = alloc::vec![range.clone()].into();
+            let mut leaps = 0;
+            for h in hs {
+                let before: Vec<KeyRange> = walk.iter().cloned().collect();
+                if leap(&mut walk, h) {
+                    leaps += 1;
+                    prop_assert_eq!(walk.len(), before.len() + 1);
+                    // On from the point leapt to, in scan direction; what
+                    // it skipped comes last.
+                    let (old, front, back) = (&before[0], &walk[0], &walk[walk.len() - 1]);
+                    if reverse {
+                        prop_assert!(front.start == old.start && front.end < old.end);
+                        prop_assert!(back.start == *front.end.as_ref().unwrap() && back.end == old.end);
+                    } else {
+                        prop_assert!(front.end == old.end && front.start > old.start);
+                        prop_assert!(back.start == old.start && back.end == Some(front.start.clone()));
+                    }
+                } else {
+                    prop_assert_eq!(walk.iter().cloned().collect::<Vec<_>>(), before);
+                }
+            }
+            prop_assert_eq!(walk.len(), leaps + 1);
+            for a in 0..=u8::MAX {
+                for b in [None, Some(0u8), Some(7), Some(u8::MAX)] {
+                    let mut key = alloc::vec![a];
+                    key.extend(b);
+                    let holders = walk.iter().filter(|s| s.contains(&key)).count();
+                    prop_assert_eq!(holders, usize::from(range.contains(&key)), "key {:?} in {:?}", key, walk);
+                }
+            }
+            prop_assert!(walk.iter().all(|s| s.reverse == reverse && s.limit == 4));
+        });
+        // A segment with no point inside it is left alone.
+        let narrow = KeyRange { start: alloc::vec![1, 2], end: Some(alloc::vec![1, 2, 0]), reverse: false, limit: 1 };
+        let mut walk: VecDeque<KeyRange> = alloc::vec![narrow.clone()].into();
+        assert!(!leap(&mut walk, u64::MAX / 2));
+        assert_eq!(walk, VecDeque::from(alloc::vec![narrow]));
     }
 
     /// The spread hash is 64 bits wide on every target and spreads nearby

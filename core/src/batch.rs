@@ -21,7 +21,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, rosters_in, spread_hash,
+    Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, leap, mix, rosters_in, spread_hash,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -45,6 +45,30 @@ struct Group {
     candidates: VecDeque<(IndexEntry, Arc<UnitRow>, Vec<StreamId>)>,
     /// Request positions, in submission order.
     pending: Vec<usize>,
+    /// Leaps the walk made (see [`crate::allot::leap`]).
+    leaps: u32,
+}
+
+impl Group {
+    /// Where this client's next walk over the same range resumes (see
+    /// [`Hint`]): at the first candidate, in walk order, that is not in
+    /// `booked` (booked by this round), else where the walk goes on.
+    /// Resuming at the unit booked last instead would leave the free units
+    /// of its window that the stride had not reached behind, until the
+    /// walk came round again.
+    fn resume(&self, booked: &[&UnitId]) -> Option<Vec<u8>> {
+        let left = self.candidates.iter().map(|(e, _, _)| e).filter(|e| !booked.contains(&&e.unit));
+        let first = if self.range.reverse {
+            left.max_by(|a, b| a.key.cmp(&b.key))
+        } else {
+            left.min_by(|a, b| a.key.cmp(&b.key))
+        };
+        match (first, self.segments.front()) {
+            (Some(e), _) => Some(e.key.clone()),
+            (None, Some(s)) if !self.range.reverse => Some(s.start.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Group {
@@ -173,6 +197,7 @@ impl<S: Store> Allot<S> {
                         segments,
                         candidates: VecDeque::new(),
                         pending: alloc::vec![i],
+                        leaps: 0,
                     });
                 }
             }
@@ -408,6 +433,7 @@ impl<S: Store> Allot<S> {
             }
             self.stats.commits += commits.len() as u64;
             let mut refresh: Vec<StreamId> = Vec::new();
+            let mut booked: Vec<(usize, UnitId)> = Vec::new();
             for ((commit, result), (i, gi, outcome, entry)) in commits.iter().zip(results).zip(owners) {
                 match result {
                     Ok(CommitOutcome::Committed) => {
@@ -418,8 +444,9 @@ impl<S: Store> Allot<S> {
                                 start: g.range.start.clone(),
                                 end: g.range.end.clone(),
                                 span: g.span,
-                                key: entry.key,
+                                key: entry.key.clone(),
                             });
+                            booked.push((gi, entry.unit));
                         }
                         out[i] = Some(Ok(outcome));
                     }
@@ -438,6 +465,14 @@ impl<S: Store> Allot<S> {
                         out[i] = Some(self.replay_claim(&reqs[i].booking, &existing, &fingerprints[i]));
                     }
                     Err(e) => out[i] = Some(Err(e.into())),
+                }
+            }
+            // The hint the last spread booking left moves back to where its
+            // walk resumes.
+            if let (Some((gi, _)), Some(hint)) = (booked.last(), self.hint.as_mut()) {
+                let units: Vec<&UnitId> = booked.iter().filter(|b| b.0 == *gi).map(|b| &b.1).collect();
+                if let Some(key) = groups[*gi].resume(&units) {
+                    hint.key = key;
                 }
             }
             match (pos, &mut self.feed) {
@@ -502,6 +537,7 @@ impl<S: Store> Allot<S> {
             let Some(&first) = g.pending.first() else { continue };
             g.segments = self.walk(&g.range, &g.span, g.pick, &reqs[first].booking);
             g.candidates.clear();
+            g.leaps = 0;
         }
     }
 
@@ -564,9 +600,9 @@ impl<S: Store> Allot<S> {
         now: TimeMs,
         lost: &mut BTreeSet<UnitId>,
     ) -> Result<(), BookError> {
+        let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
+        round.drop_taken(g, 0, lost, &mut self.stats.already_booked);
         loop {
-            let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
-            round.drop_taken(g, lost, &mut self.stats.already_booked);
             let Some(&first) = g.pending.first() else { return Ok(()) };
             if g.walked() {
                 return Ok(());
@@ -577,7 +613,20 @@ impl<S: Store> Allot<S> {
             if g.candidates.len() >= g.pending.len() && !self.mirror_holds(g.segments.front()) {
                 return Ok(());
             }
-            self.fetch_window(g, &reqs[first]).await?;
+            let before = g.candidates.len();
+            let full = self.fetch_window(g, &reqs[first]).await?;
+            let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
+            round.drop_taken(g, before, lost, &mut self.stats.already_booked);
+            // A whole window taken: a spreading walker is in a stretch
+            // others booked (see [`leap`]).
+            if full
+                && g.candidates.len() == before
+                && g.pick == Pick::Spread
+                && g.leaps < LEAPS_PER_WALK_MAX
+                && leap(&mut g.segments, mix(spread_hash(&reqs[first].booking).wrapping_add(g.leaps.into())))
+            {
+                g.leaps += 1;
+            }
         }
     }
 
@@ -589,8 +638,9 @@ impl<S: Store> Allot<S> {
     /// Fetches the group's next window and observes its candidates: the
     /// units that can take the group's span and quantity (`first` is the
     /// group's first pending request; all share span, quantity and pick).
-    async fn fetch_window(&mut self, g: &mut Group, first: &BookAnyReq) -> Result<(), StoreError> {
-        let Some(cur) = g.segments.front().cloned() else { return Ok(()) };
+    /// `true` when the window was full: the walk goes on in its segment.
+    async fn fetch_window(&mut self, g: &mut Group, first: &BookAnyReq) -> Result<bool, StoreError> {
+        let Some(cur) = g.segments.front().cloned() else { return Ok(false) };
         // A unit that cannot take the span, or whose capacity is below the
         // quantity, is never a candidate (an exclusive unit's decision does
         // not look at the quantity: the unit is taken whole).
@@ -650,21 +700,24 @@ impl<S: Store> Allot<S> {
                 (entries, rows)
             }
         };
-        match (rest, entries.last()) {
+        let full = match (rest, entries.last()) {
             (Some(start), _) => {
                 if let Some(front) = g.segments.front_mut() {
                     front.start = start;
                 }
+                false
             }
             (None, Some(last)) if entries.len() as u32 >= cur.limit => {
                 if let Some(front) = g.segments.front_mut() {
                     *front = cur.after(&last.key);
                 }
+                true
             }
             _ => {
                 g.segments.pop_front();
+                false
             }
-        }
+        };
         let mut fresh = Vec::with_capacity(entries.len());
         for (entry, row) in entries.into_iter().zip(rows) {
             let Some(row) = row else { continue };
@@ -691,7 +744,7 @@ impl<S: Store> Allot<S> {
             fresh = (0..n).filter_map(|k| slots[(offset + k * stride) % n].take()).collect();
         }
         g.candidates.extend(fresh);
-        Ok(())
+        Ok(full)
     }
 }
 
@@ -710,13 +763,19 @@ impl Round<'_> {
         Ask { booking: &r.booking, span: r.span, qty: r.qty, hold: r.hold.as_ref(), fingerprint: &self.fingerprints[i] }
     }
 
-    /// Drops the candidates of `g` that the cache shows taken for its
-    /// requests (same span and qty: taken for one is taken for all).
-    fn drop_taken(&self, g: &mut Group, lost: &mut BTreeSet<UnitId>, already_booked: &mut u64) {
+    /// Drops the candidates of `g` from position `from` on that the cache
+    /// shows taken for its requests (same span and qty: taken for one is
+    /// taken for all).
+    fn drop_taken(&self, g: &mut Group, from: usize, lost: &mut BTreeSet<UnitId>, already_booked: &mut u64) {
         let Some(&first) = g.pending.first() else { return };
         let ask = self.ask(first);
         // Only whether each is taken: the decision builds the commits.
+        let mut k = 0;
         g.candidates.retain(|(entry, unit, streams)| {
+            k += 1;
+            if k <= from {
+                return true;
+            }
             match rules::fit(unit, &rosters_in(self.rosters, streams), &ask, self.now) {
                 Fit::Full { .. } | Fit::Overlap { .. } => {
                     if lost.remove(&entry.unit) {

@@ -33,6 +33,12 @@ pub const TIME_MAX: u64 = (1 << 53) - 1;
 pub const WINDOW_LEN_MAX: u32 = 1024;
 /// Default candidate window of an auto-assign scan.
 pub const WINDOW_LEN_DEFAULT: u32 = 32;
+/// Leaps one spreading walk makes at most (see `allot::leap`). Each costs
+/// one window read: a walk that finds a range nearly sold out goes on in
+/// order after this many. Measured on the native holiday rush (16 threads,
+/// 200,000 rooms, batch 16, 3 runs each): 16 leaps read a fifth more
+/// windows than 64, 32 a tenth more, an unbounded walk a quarter more.
+pub const LEAPS_PER_WALK_MAX: u32 = 64;
 /// Largest page of an index or catalog scan.
 pub const SCAN_LIMIT_MAX: u32 = 10_000;
 /// Ids or streams read per store call when a client walks many of them
