@@ -389,6 +389,26 @@ pub(crate) fn leap(segments: &mut VecDeque<KeyRange>, h: u64) -> bool {
     true
 }
 
+/// What a walk does on a whole window found taken: a spreading one leaps
+/// (see [`leap`]) to a point derived from its booking id and the leaps it
+/// made (counted in `leaps`), as long as it has made fewer than
+/// `LEAPS_PER_WALK_MAX`; any other goes on in order.
+pub(crate) fn leap_past_taken(
+    segments: &mut VecDeque<KeyRange>,
+    leaps: &mut u32,
+    pick: Pick,
+    booking: &BookingId,
+) -> bool {
+    if pick != Pick::Spread || *leaps >= LEAPS_PER_WALK_MAX {
+        return false;
+    }
+    let leapt = leap(segments, mix(spread_hash(booking).wrapping_add((*leaps).into())));
+    if leapt {
+        *leaps += 1;
+    }
+    leapt
+}
+
 fn put_value(v: &KeyValue, out: &mut Vec<u8>) {
     key::encode_str(v.key_type().name(), out);
     v.encode_to(key::Order::Asc, out);
@@ -1057,13 +1077,8 @@ impl<S: Store> Allot<S> {
                 *front = cur.after(&last_key);
             }
             // A whole window taken: a spreading walker is in a stretch
-            // others booked (see [`leap`]).
-            if req.pick == Pick::Spread
-                && leaps < LEAPS_PER_WALK_MAX
-                && leap(&mut segments, mix(spread_hash(&req.booking).wrapping_add(leaps.into())))
-            {
-                leaps += 1;
-            }
+            // others booked.
+            leap_past_taken(&mut segments, &mut leaps, req.pick, &req.booking);
         }
         Ok(Outcome::SoldOut)
     }

@@ -21,7 +21,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, leap, mix, rosters_in, spread_hash,
+    Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, leap_past_taken, rosters_in,
+    spread_hash,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -52,7 +53,8 @@ struct Group {
 impl Group {
     /// Where this client's next walk over the same range resumes (see
     /// [`Hint`]): at the first candidate, in walk order, that is not in
-    /// `booked` (booked by this round), else where the walk goes on.
+    /// `booked` (booked by this round), else (walking forwards) where the
+    /// walk goes on; `None`: at the unit booked last.
     /// Resuming at the unit booked last instead would leave the free units
     /// of its window that the stride had not reached behind, until the
     /// walk came round again.
@@ -69,9 +71,7 @@ impl Group {
             _ => None,
         }
     }
-}
 
-impl Group {
     fn walked(&self) -> bool {
         self.segments.is_empty()
     }
@@ -618,14 +618,9 @@ impl<S: Store> Allot<S> {
             let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
             round.drop_taken(g, before, lost, &mut self.stats.already_booked);
             // A whole window taken: a spreading walker is in a stretch
-            // others booked (see [`leap`]).
-            if full
-                && g.candidates.len() == before
-                && g.pick == Pick::Spread
-                && g.leaps < LEAPS_PER_WALK_MAX
-                && leap(&mut g.segments, mix(spread_hash(&reqs[first].booking).wrapping_add(g.leaps.into())))
-            {
-                g.leaps += 1;
+            // others booked.
+            if full && g.candidates.len() == before {
+                leap_past_taken(&mut g.segments, &mut g.leaps, g.pick, &reqs[first].booking);
             }
         }
     }
