@@ -46,7 +46,8 @@ use crate::store::*;
 pub struct Config {
     /// Commit attempts per request before giving up with `E_CONFLICT`.
     pub commit_attempts_max: u32,
-    /// Candidates fetched per index query when auto-assigning.
+    /// Candidates fetched per index query when auto-assigning (a single
+    /// `book_any` starts at `WINDOW_LEN_FIRST` and doubles up to this).
     pub window_len: u32,
     /// Rosters kept between requests; the cache is dropped when it grows
     /// past this (it is only an optimisation: everything is re-checked).
@@ -1003,7 +1004,8 @@ impl<S: Store> Allot<S> {
     }
 
     /// Books the first free unit of an index range: auto-assign. Windows of
-    /// `config.window_len` candidates are scanned in order; when every
+    /// candidates are scanned in order, from `WINDOW_LEN_FIRST` doubling up
+    /// to `config.window_len`; when every
     /// candidate of a window is taken (by others, meanwhile) the next window
     /// is queried, and the request ends `SoldOut` only after a whole pass
     /// over the range observed every unit taken.
@@ -1050,7 +1052,13 @@ impl<S: Store> Allot<S> {
         // them behind until it came round again.
         let resumed = req.pick == Pick::Spread && self.hint_in(&range, &req.span).is_some();
         let mut leaps = 0;
-        while let Some(cur) = segments.front().cloned() {
+        // Windows grow from a few candidates to `window`: the first unit
+        // tried is usually free, and a full window fetched for it would be
+        // copied and dropped unread.
+        let mut limit = WINDOW_LEN_FIRST.min(window);
+        while let Some(mut cur) = segments.front().cloned() {
+            cur.limit = limit;
+            limit = limit.saturating_mul(2).min(window);
             let entries = self.store.scan_index(&cur).await?;
             self.stats.read_queries += 1;
             let Some(last_key) = entries.last().map(|e| e.key.clone()) else {

@@ -33,6 +33,9 @@ pub const TIME_MAX: u64 = (1 << 53) - 1;
 pub const WINDOW_LEN_MAX: u32 = 1024;
 /// Default candidate window of an auto-assign scan.
 pub const WINDOW_LEN_DEFAULT: u32 = 32;
+/// First window of a single auto-assign: windows double from it up to the
+/// configured length.
+pub const WINDOW_LEN_FIRST: u32 = 4;
 /// Leaps one spreading walk makes at most (see `allot::leap`). Each costs
 /// one window read: a walk that finds a range nearly sold out goes on in
 /// order after this many. Measured on the native holiday rush (16 threads,

@@ -1,5 +1,6 @@
 //! Group commit at the booking level (`Allot::book_any_many`): batches of
-//! auto-assign requests, alone and racing other batches on threads.
+//! auto-assign requests, alone and racing other batches on threads. And the
+//! windows of the single auto-assign (`Allot::book_any`) they build on.
 
 use std::sync::Barrier;
 
@@ -185,4 +186,76 @@ fn a_batch_never_books_more_than_a_unit_holds() {
     let report = pollster::block_on(verify(&store, NOW, &[], &VerifyOptions::default())).unwrap();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     assert_eq!(report.live_bookings, 2);
+}
+
+/// The store, recording every index scan: the limit asked and the entries
+/// it got.
+struct Recording<'a> {
+    inner: &'a MemStore,
+    scans: std::cell::RefCell<Vec<(u32, usize)>>,
+}
+
+impl Store for Recording<'_> {
+    async fn read_streams(&self, r: &[store::ReadReq]) -> Result<Vec<store::StreamSlice>, StoreError> {
+        self.inner.read_streams(r).await
+    }
+    async fn commit(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
+        self.inner.commit(c).await
+    }
+    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
+        self.inner.get_claims(ids).await
+    }
+    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<std::sync::Arc<UnitRow>>>, StoreError> {
+        self.inner.get_units(ids).await
+    }
+    async fn scan_index(&self, r: &store::KeyRange) -> Result<Vec<store::IndexEntry>, StoreError> {
+        let got = self.inner.scan_index(r).await;
+        if let Ok(entries) = &got {
+            self.scans.borrow_mut().push((r.limit, entries.len()));
+        }
+        got
+    }
+    async fn scan_units(&self, r: &store::KeyRange) -> Result<Vec<std::sync::Arc<UnitRow>>, StoreError> {
+        self.inner.scan_units(r).await
+    }
+    async fn scan_streams(&self, r: &store::KeyRange) -> Result<Vec<(StreamId, u64)>, StoreError> {
+        self.inner.scan_streams(r).await
+    }
+    async fn scan_claims(&self, r: &store::KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
+        self.inner.scan_claims(r).await
+    }
+}
+
+#[test]
+fn a_single_auto_assign_starts_with_a_small_window_and_doubles_it_past_taken_units() {
+    let store = MemStore::new();
+    rooms(&store, 100);
+    let by_price = || -> Vec<String> {
+        let mut r: Vec<u64> = (0..100).collect();
+        r.sort_by_key(|r| (r.wrapping_mul(2_654_435_761) % (1 << 32)) as u32);
+        r.iter().map(|r| format!("room-{r:05}")).collect()
+    };
+    let booked = |o: &Outcome| match o {
+        Outcome::Booked { unit, .. } => unit.as_str().to_string(),
+        other => panic!("not booked: {other:?}"),
+    };
+
+    // On a free range, one window of WINDOW_LEN_FIRST: the first unit is free.
+    let rec = Recording { inner: &store, scans: Default::default() };
+    let first = pollster::block_on(Allot::new(&rec).book_any(&session("first", Pick::First), NOW)).unwrap();
+    assert_eq!(booked(&first), by_price()[0]);
+    assert_eq!(*rec.scans.borrow(), [(limits::WINDOW_LEN_FIRST, limits::WINDOW_LEN_FIRST as usize)]);
+
+    // Another client takes the next 49 cheapest: the walk doubles its window
+    // (4, 8, 16 taken whole, then 32) and books the cheapest free room.
+    let mut other = Allot::new(&store);
+    for i in 0..49 {
+        let o = pollster::block_on(other.book_any(&session(&format!("o{i}"), Pick::First), NOW)).unwrap();
+        assert_eq!(booked(&o), by_price()[i + 1]);
+    }
+    let rec = Recording { inner: &store, scans: Default::default() };
+    let mut a = Allot::with_config(&rec, Config { window_len: 32, ..Config::default() });
+    let o = pollster::block_on(a.book_any(&session("ada", Pick::First), NOW)).unwrap();
+    assert_eq!(booked(&o), by_price()[50]);
+    assert_eq!(*rec.scans.borrow(), [(4, 4), (8, 8), (16, 16), (32, 32)]);
 }
