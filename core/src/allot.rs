@@ -1005,10 +1005,10 @@ impl<S: Store> Allot<S> {
 
     /// Books the first free unit of an index range: auto-assign. Windows of
     /// candidates are scanned in order, from `WINDOW_LEN_FIRST` doubling up
-    /// to `config.window_len`; when every
-    /// candidate of a window is taken (by others, meanwhile) the next window
-    /// is queried, and the request ends `SoldOut` only after a whole pass
-    /// over the range observed every unit taken.
+    /// to `config.window_len`; when every candidate of a window is taken (by
+    /// others, meanwhile) the next window is queried, and the request ends
+    /// `SoldOut` only after a whole pass over the range observed every unit
+    /// taken.
     pub async fn book_any(&mut self, req: &BookAnyReq, now: TimeMs) -> Result<Outcome, BookError> {
         self.begin();
         check_time("now", now)?;
@@ -1054,7 +1054,9 @@ impl<S: Store> Allot<S> {
         let mut leaps = 0;
         // Windows grow from a few candidates to `window`: the first unit
         // tried is usually free, and a full window fetched for it would be
-        // copied and dropped unread.
+        // copied and dropped unread. (A spreading walk may so leap after a
+        // first small window taken whole; 100K rooms on 16 threads read as
+        // many windows as with full ones.)
         let mut limit = WINDOW_LEN_FIRST.min(window);
         while let Some(mut cur) = segments.front().cloned() {
             cur.limit = limit;
