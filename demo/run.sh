@@ -78,10 +78,11 @@ if problems:
     sys.exit('dist/index.html breaks the CSP: ' + '; '.join(problems))
 open(path, 'w', encoding='utf-8').write(html)
 PY
-  # trunk's worker loader shim calls wasm-bindgen's init with a bare path,
-  # which wasm-bindgen 0.2.130 warns about on every worker's console.
-  sed -i 's|wasm_bindgen("./worker_bg.wasm")|wasm_bindgen({ module_or_path: "./worker_bg.wasm" })|' "$dist/worker_loader.js"
-  grep -q 'module_or_path' "$dist/worker_loader.js" || die "dist/worker_loader.js is not the expected loader shim"
+  # The worker is an ES module (index.html: data-bindgen-target="web"), so
+  # that it can import the npm package's JS snippets; the page starts it
+  # with type: 'module' (src/main.rs, spawn_worker).
+  grep -q "^import init from './worker.js'" "$dist/worker_loader.js" \
+    || die "dist/worker_loader.js is not the expected (module) loader shim"
   for f in allot-demo.js allot-demo_bg.wasm boot.js worker.js worker_bg.wasm worker_loader.js style.css; do
     [ -s "$dist/$f" ] || die "dist/$f is missing after the build"
   done

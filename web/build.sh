@@ -21,6 +21,17 @@ mkdir -p "$out/web" "$out/node"
 say "wasm-bindgen: ESM for browsers and bundlers, CommonJS for Node"
 wasm-bindgen "$wasm" --target web --out-dir "$out/web" --out-name allot_web
 wasm-bindgen "$wasm" --target nodejs --out-dir "$out/node" --out-name allot_web
+# The CommonJS build require()s the JS snippets (web/src/glue.js), which are
+# ES modules: rewrite its copies as CommonJS (Node 20 cannot require ESM).
+for f in "$out"/node/snippets/*/src/*.js; do
+  names=$(sed -n 's/^export function \([A-Za-z0-9_]*\).*/\1/p' "$f" | paste -sd, -)
+  sed -i 's/^export function /function /' "$f"
+  printf 'module.exports = { %s };\n' "$names" >> "$f"
+  if grep -q '^export ' "$f"; then
+    echo "web/build.sh: $f exports something other than functions" >&2
+    exit 1
+  fi
+done
 
 if [ -x "$wasm_opt" ]; then
   for f in "$out"/web/allot_web_bg.wasm "$out"/node/allot_web_bg.wasm; do

@@ -32,7 +32,7 @@ use chart::Sample;
 use dom::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, ErrorEvent, MessageEvent, Worker, WorkerOptions};
+use web_sys::{Element, ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 /// How long workers may take to start and open their connection.
 const START_TIMEOUT_MS: f64 = 120_000.0;
@@ -424,6 +424,9 @@ type Handlers = (Closure<dyn FnMut(MessageEvent)>, Closure<dyn FnMut(ErrorEvent)
 fn spawn_worker(k: usize, inbox: &InboxRef) -> Result<(Worker, Handlers), String> {
     let opts = WorkerOptions::new();
     opts.set_name(&format!("allot-worker-{k}"));
+    // A module worker: the npm package's JS snippets (web/src/glue.js) are
+    // ES modules, which a classic worker cannot import.
+    opts.set_type(WorkerType::Module);
     let w = Worker::new_with_options("/worker_loader.js", &opts).map_err(|e| format!("starting worker {k}: {e:?}"))?;
     let ib = inbox.clone();
     let on_msg =

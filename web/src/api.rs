@@ -194,11 +194,9 @@ impl Db {
 #[wasm_bindgen(unchecked_return_type = "Promise<Db>")]
 pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] options: JsValue) -> Promise {
     promise(Box::pin(async move {
-        let o = if options.is_undefined() || options.is_null() {
-            js_sys::Object::new()
-        } else {
-            input(js::object(&options, "options", &["name", "storage", "durability", "window", "commitAttemptsMax"]))?
-        };
+        let options = if options.is_undefined() || options.is_null() { js_sys::Object::new().into() } else { options };
+        let o =
+            input(js::object(&options, "options", &["name", "storage", "durability", "window", "commitAttemptsMax"]))?;
         let name_v = js::field(&o, "name");
         let name = if name_v.is_undefined() {
             "allot".to_string()

@@ -18,7 +18,8 @@ use allot_core::model::*;
 use allot_core::rules::{HoldReq, Outcome};
 use allot_core::{Event, Pick};
 use hashbrown::HashMap;
-use js_sys::{Array, BigInt, JsString, Object, Reflect, Set, Uint8Array};
+use js_sys::{Array, BigInt, JsString, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// An error before any core call: the JS value has the wrong shape.
@@ -48,10 +49,37 @@ thread_local! {
     /// TextDecoder call, and each request reads (and each outcome writes)
     /// about a dozen fields. Field names are a fixed set, so this stays small.
     static KEYS: RefCell<HashMap<(usize, usize), JsValue>> = RefCell::new(HashMap::new());
-    /// The allowed field names of each request shape, as JS `Set`s (keyed by
-    /// the address and length of the `&'static` list): checking a field
-    /// name is then one `has` call instead of copying the name into wasm.
-    static ALLOWED: RefCell<HashMap<(usize, usize), Set>> = RefCell::new(HashMap::new());
+    /// The field names of each request shape, as JS arrays (keyed by the
+    /// address and length of the `&'static` list), for [`read_fields`].
+    static NAMES: RefCell<HashMap<(usize, usize), Array>> = RefCell::new(HashMap::new());
+}
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    /// A request's fields in one call: `null` (not a plain object), the
+    /// name of an unknown field (a string), or the values of `names` in
+    /// order. Errs if a getter or proxy of the request throws.
+    #[wasm_bindgen(js_name = readFields, catch)]
+    fn read_fields(o: &JsValue, names: &Array) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = bookingObj)]
+    fn booking_obj(actor: &str, key: &str) -> JsValue;
+    #[wasm_bindgen(js_name = intervalObj)]
+    fn interval_obj(start: JsValue, end: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = daysObj)]
+    fn days_obj(from: u32, to: u32) -> JsValue;
+    /// A booked outcome (`expires_at` undefined) or a held one.
+    #[wasm_bindgen(js_name = placedObj)]
+    #[allow(clippy::too_many_arguments)]
+    fn placed_obj(
+        status: &JsValue,
+        booking: JsValue,
+        unit: &str,
+        span: JsValue,
+        qty: u32,
+        seat: u32,
+        expires_at: JsValue,
+        replayed: bool,
+    ) -> JsValue;
 }
 
 /// The JS string for a field name (converted once per thread).
@@ -66,38 +94,47 @@ pub fn key(k: &'static str) -> JsValue {
     v
 }
 
-fn allowed_set(allowed: &'static [&'static str]) -> Set {
-    let id = (allowed.as_ptr() as usize, allowed.len());
-    if let Some(s) = ALLOWED.with(|m| m.borrow().get(&id).cloned()) {
-        return s;
+fn names_array(names: &'static [&'static str]) -> Array {
+    let id = (names.as_ptr() as usize, names.len());
+    if let Some(a) = NAMES.with(|m| m.borrow().get(&id).cloned()) {
+        return a;
     }
-    let s = Set::new(&JsValue::UNDEFINED);
-    for &k in allowed {
-        s.add(&key(k));
-    }
-    ALLOWED.with(|m| m.borrow_mut().insert(id, s.clone()));
-    s
+    let a: Array = names.iter().map(|&k| key(k)).collect();
+    NAMES.with(|m| m.borrow_mut().insert(id, a.clone()));
+    a
+}
+
+/// A request object's fields, read in one call ([`read_fields`]).
+#[derive(Debug)]
+pub struct Fields {
+    values: Array,
+    names: &'static [&'static str],
 }
 
 /// A request object: a plain object whose keys are all in `allowed`.
-pub fn object(v: &JsValue, what: &str, allowed: &'static [&'static str]) -> Res<Object> {
-    if !v.is_object() || v.is_null() || Array::is_array(v) || v.is_function() {
+pub fn object(v: &JsValue, what: &str, allowed: &'static [&'static str]) -> Res<Fields> {
+    let Ok(read) = read_fields(v, &names_array(allowed)) else {
+        return shape(format!("{what} could not be read (a getter or proxy threw)"));
+    };
+    if read.is_null() {
         return shape(format!("{what} must be an object"));
     }
-    let o: Object = v.clone().unchecked_into();
-    let set = allowed_set(allowed);
-    for k in Object::keys(&o).iter() {
-        if !set.has(&k) {
-            let k = k.as_string().unwrap_or_default();
-            return shape(format!("{what} has an unknown field `{k}` (allowed: {})", allowed.join(", ")));
-        }
+    if let Some(k) = read.as_string() {
+        return shape(format!("{what} has an unknown field `{k}` (allowed: {})", allowed.join(", ")));
     }
-    Ok(o)
+    Ok(Fields { values: read.unchecked_into(), names: allowed })
 }
 
-/// Field `k` of `o` (a fixed field name; see [`field_named`] for others).
-pub fn field(o: &Object, k: &'static str) -> JsValue {
-    Reflect::get(o, &key(k)).unwrap_or(JsValue::UNDEFINED)
+/// Field `k` of `o` (one of the names `o` was read with).
+pub fn field(o: &Fields, k: &'static str) -> JsValue {
+    // Field names are literals: the same pointer, usually (no string compare).
+    match o.names.iter().position(|&n| core::ptr::eq(n, k)).or_else(|| o.names.iter().position(|&n| n == k)) {
+        Some(i) => o.values.get(i as u32),
+        None => {
+            debug_assert!(false, "field {k} was not read");
+            JsValue::UNDEFINED
+        }
+    }
 }
 
 /// Field `k` of `o`, for names that come from the caller (attributes).
@@ -120,7 +157,7 @@ pub fn string(v: &JsValue, what: &'static str, max_bytes: usize) -> Res<String> 
     Ok(String::from(js))
 }
 
-pub fn req_string(o: &Object, k: &'static str, what: &'static str, max_bytes: usize) -> Res<String> {
+pub fn req_string(o: &Fields, k: &'static str, what: &'static str, max_bytes: usize) -> Res<String> {
     let v = field(o, k);
     if !present(&v) {
         return shape(format!("`{k}` is required ({what})"));
@@ -128,7 +165,7 @@ pub fn req_string(o: &Object, k: &'static str, what: &'static str, max_bytes: us
     string(&v, what, max_bytes)
 }
 
-pub fn id<T>(o: &Object, k: &'static str, what: &'static str, make: fn(&str) -> Result<T, InputError>) -> Res<T> {
+pub fn id<T>(o: &Fields, k: &'static str, what: &'static str, make: fn(&str) -> Result<T, InputError>) -> Res<T> {
     let v = field(o, k);
     if !present(&v) {
         return shape(format!("`{k}` is required ({what})"));
@@ -168,7 +205,7 @@ fn clamp_u64(n: f64) -> u64 {
 }
 
 /// `now`: the caller's clock in ms; `Date.now()` when absent.
-pub fn now(o: &Object) -> Res<u64> {
+pub fn now(o: &Fields) -> Res<u64> {
     let v = field(o, "now");
     if !present(&v) {
         return Ok(js_sys::Date::now() as u64);
@@ -184,7 +221,7 @@ pub fn opt_now(v: &JsValue) -> Res<u64> {
     now(&o)
 }
 
-pub fn qty(o: &Object) -> Res<u32> {
+pub fn qty(o: &Fields) -> Res<u32> {
     let v = field(o, "qty");
     if !present(&v) {
         return Ok(1);
@@ -205,7 +242,7 @@ fn day(v: &JsValue, what: &'static str) -> Res<u32> {
 
 /// `span`: absent (a pool's whole occurrence), `{ start, end }` (an
 /// interval) or `{ from, to }` (days of an allotment).
-pub fn span(o: &Object) -> Res<Span> {
+pub fn span(o: &Fields) -> Res<Span> {
     let v = field(o, "span");
     if !present(&v) {
         return Ok(Span::Whole);
@@ -237,7 +274,7 @@ fn check_span_shape(span: &Span) -> Res<()> {
     Ok(span.validate(&kind)?)
 }
 
-pub fn hold(o: &Object) -> Res<Option<HoldReq>> {
+pub fn hold(o: &Fields) -> Res<Option<HoldReq>> {
     let v = field(o, "hold");
     if !present(&v) {
         return Ok(None);
@@ -255,7 +292,7 @@ pub fn hold(o: &Object) -> Res<Option<HoldReq>> {
     Ok(Some(req))
 }
 
-pub fn booking(o: &Object) -> Res<BookingId> {
+pub fn booking(o: &Fields) -> Res<BookingId> {
     Ok(BookingId { actor: id(o, "actor", "actor", Actor::new)?, key: id(o, "key", "request key", RequestKey::new)? })
 }
 
@@ -408,7 +445,7 @@ fn bound_values(v: &JsValue) -> Res<Vec<KeyValue>> {
 
 /// The range part of a query: `{ index, lo?, hi?, loExclusive?,
 /// hiInclusive?, reverse? }`; `[lo, hi)` by default.
-pub fn index_query(o: &Object) -> Res<allot_core::IndexQuery> {
+pub fn index_query(o: &Fields) -> Res<allot_core::IndexQuery> {
     let index = req_string(o, "index", "index name", NAME_LEN_MAX_BYTES)?;
     let flag = |k: &'static str| -> Res<bool> {
         let v = field(o, k);
@@ -433,7 +470,7 @@ pub fn index_query(o: &Object) -> Res<allot_core::IndexQuery> {
     Ok(allot_core::IndexQuery { index, lo, hi, reverse: flag("reverse")? })
 }
 
-pub fn pick(o: &Object) -> Res<Pick> {
+pub fn pick(o: &Fields) -> Res<Pick> {
     let v = field(o, "pick");
     if !present(&v) {
         return Ok(Pick::First);
@@ -445,7 +482,7 @@ pub fn pick(o: &Object) -> Res<Pick> {
     }
 }
 
-pub fn limit(o: &Object, default: u32) -> Res<u32> {
+pub fn limit(o: &Fields, default: u32) -> Res<u32> {
     let v = field(o, "limit");
     if !present(&v) {
         return Ok(default);
@@ -524,14 +561,14 @@ pub fn value_js(v: &KeyValue) -> JsValue {
 }
 
 pub fn booking_js(b: &BookingId) -> JsValue {
-    Obj::new().set("actor", b.actor.as_str()).set("key", b.key.as_str()).done()
+    booking_obj(b.actor.as_str(), b.key.as_str())
 }
 
 pub fn span_js(s: &Span) -> JsValue {
     match *s {
         Span::Whole => JsValue::NULL,
-        Span::Days { from, to } => Obj::new().set("from", from).set("to", to).done(),
-        Span::Interval { start, end } => Obj::new().set("start", u64_js(start)).set("end", u64_js(end)).done(),
+        Span::Days { from, to } => days_obj(from, to),
+        Span::Interval { start, end } => interval_obj(u64_js(start), u64_js(end)),
     }
 }
 
@@ -556,31 +593,40 @@ pub fn unit_js(row: &allot_core::UnitRow) -> JsValue {
 }
 
 pub fn outcome_js(o: &Outcome) -> JsValue {
-    let base = Obj::new().set("status", o.status());
+    // A booking's outcome (the hot path: one per booking) is built by one JS
+    // call; the others field by field.
+    let status = key(o.status());
+    let base = || Obj::new().set("status", status.clone());
     match o {
-        Outcome::Booked { booking, unit, span, qty, seat, replayed } => base
-            .set("booking", booking_js(booking))
-            .set("unit", unit.as_str())
-            .set("span", span_js(span))
-            .set("qty", *qty)
-            .set("seat", *seat)
-            .set("replayed", *replayed),
-        Outcome::Held { booking, unit, span, qty, seat, expires_at, replayed } => base
-            .set("booking", booking_js(booking))
-            .set("unit", unit.as_str())
-            .set("span", span_js(span))
-            .set("qty", *qty)
-            .set("seat", *seat)
-            .set("expiresAt", u64_js(*expires_at))
-            .set("replayed", *replayed),
+        Outcome::Booked { booking, unit, span, qty, seat, replayed } => placed_obj(
+            &status,
+            booking_js(booking),
+            unit.as_str(),
+            span_js(span),
+            *qty,
+            *seat,
+            JsValue::UNDEFINED,
+            *replayed,
+        ),
+        Outcome::Held { booking, unit, span, qty, seat, expires_at, replayed } => placed_obj(
+            &status,
+            booking_js(booking),
+            unit.as_str(),
+            span_js(span),
+            *qty,
+            *seat,
+            u64_js(*expires_at),
+            *replayed,
+        ),
         Outcome::Confirmed { booking, already }
         | Outcome::Cancelled { booking, already }
-        | Outcome::Released { booking, already } => base.set("booking", booking_js(booking)).set("already", *already),
-        Outcome::Full { unit, available } => base.set("unit", unit.as_str()).set("available", *available),
-        Outcome::Overlap { unit, with } => base.set("unit", unit.as_str()).set("with", span_js(with)),
-        Outcome::SoldOut => base,
+        | Outcome::Released { booking, already } => {
+            base().set("booking", booking_js(booking)).set("already", *already).done()
+        }
+        Outcome::Full { unit, available } => base().set("unit", unit.as_str()).set("available", *available).done(),
+        Outcome::Overlap { unit, with } => base().set("unit", unit.as_str()).set("with", span_js(with)).done(),
+        Outcome::SoldOut => base().done(),
     }
-    .done()
 }
 
 pub fn event_js(e: &Event) -> Obj {

@@ -127,6 +127,14 @@ test('errors are AllotErrors with a stable code, and the instance survives them'
     [() => db.bookAny({ actor: 'a', key: 'k', index: 'price', span: { start: 1, end: 2, stop: 3 } }), 'E_INVALID_INPUT',
       /span has an unknown field `stop`/],
     [() => db.defineUnits([{ id: 'p', kind: 'pool', capacity: 1, atrs: {} }]), 'E_INVALID_INPUT', /unknown field `atrs`/],
+    // Not a plain object, or one that cannot be read.
+    [() => db.book(null), 'E_INVALID_INPUT', /request must be an object/],
+    [() => db.book(['a', 'k', 'tour']), 'E_INVALID_INPUT', /request must be an object/],
+    [() => db.book(() => 'tour'), 'E_INVALID_INPUT', /request must be an object/],
+    [() => db.book({ actor: 'a', key: 'k', get unit() { throw new Error('boom'); } }), 'E_INVALID_INPUT',
+      /request could not be read/],
+    [() => db.book(new Proxy({}, { ownKeys() { throw new Error('boom'); } })), 'E_INVALID_INPUT',
+      /request could not be read/],
   ];
   for (const [call, code, message] of bad) {
     await assert.rejects(call, (e) => {
@@ -146,4 +154,35 @@ test('errors are AllotErrors with a stable code, and the instance survives them'
     () => db.confirm({ actor: 'a', key: 'k', by: 'mallory', now: NOW }),
     (e) => e.code === 'E_NOT_OWNER' && e.booking.actor === 'a' && e.by === 'mallory',
   );
+});
+
+test('outcomes are plain objects with exactly the documented fields', async () => {
+  const db = await open({ name: 'shapes', storage: 'memory' });
+  await db.defineUnits([
+    { id: 'room', kind: 'exclusive' },
+    { id: 'tour', kind: 'pool', capacity: 2 },
+    { id: 'beds', kind: 'allotment', capacity: 3 },
+  ]);
+  const booking = (actor) => ({ actor, key: 'k' });
+  const booked = await db.book({ ...booking('a'), unit: 'room', span: { start: 10, end: 12 }, now: NOW });
+  assert.deepStrictEqual(booked, {
+    status: 'booked', booking: booking('a'), unit: 'room', span: { start: 10, end: 12 }, qty: 1, seat: 1, replayed: false,
+  });
+  const held = await db.hold({ ...booking('b'), unit: 'tour', hold: { ttlMs: 1000 }, now: NOW });
+  assert.deepStrictEqual(held, {
+    status: 'held', booking: booking('b'), unit: 'tour', span: null, qty: 1, seat: 1, expiresAt: NOW + 1000,
+    replayed: false,
+  });
+  const days = await db.book({ ...booking('c'), unit: 'beds', span: { from: 5, to: 7 }, qty: 2, now: NOW });
+  assert.deepStrictEqual(days, {
+    status: 'booked', booking: booking('c'), unit: 'beds', span: { from: 5, to: 7 }, qty: 2, seat: 1, replayed: false,
+  });
+  const again = await db.book({ ...booking('a'), unit: 'room', span: { start: 10, end: 12 }, now: NOW });
+  assert.deepStrictEqual(again, { ...booked, replayed: true });
+  assert.deepStrictEqual(await db.confirm({ ...booking('b'), now: NOW }), {
+    status: 'confirmed', booking: booking('b'), already: false,
+  });
+  assert.deepStrictEqual(await db.book({ ...booking('d'), unit: 'room', span: { start: 11, end: 13 }, now: NOW }), {
+    status: 'overlap', unit: 'room', with: { start: 10, end: 12 },
+  });
 });
