@@ -325,15 +325,19 @@ fn book_req(v: &JsValue, require_hold: bool) -> Res<(BookReq, u64)> {
 
 fn book_any_req(v: &JsValue) -> Res<(BookAnyReq, u64)> {
     let o = js::object(v, "request", &BOOK_ANY_FIELDS[..13])?;
-    let req = BookAnyReq {
-        booking: js::booking(&o)?,
-        query: js::index_query(&o)?,
-        span: js::span(&o)?,
-        qty: js::qty(&o)?,
-        hold: js::hold(&o)?,
-        pick: js::pick(&o)?,
-    };
-    Ok((req, js::now(&o)?))
+    Ok((book_any_fields(&o)?, js::now(&o)?))
+}
+
+/// A `bookAny` request from its fields, without its `now`.
+fn book_any_fields(o: &js::Fields) -> Res<BookAnyReq> {
+    Ok(BookAnyReq {
+        booking: js::booking(o)?,
+        query: js::index_query(o)?,
+        span: js::span(o)?,
+        qty: js::qty(o)?,
+        hold: js::hold(o)?,
+        pick: js::pick(o)?,
+    })
 }
 
 #[wasm_bindgen]
@@ -473,12 +477,13 @@ impl Db {
             let now = input(js::opt_now(&options))?;
             let mut parsed = Vec::with_capacity(arr.length() as usize);
             for r in arr.iter() {
-                if !js::field(&input(js::object(&r, "request", &BOOK_ANY_FIELDS[..13]))?, "now").is_undefined() {
+                let o = input(js::object(&r, "request", &BOOK_ANY_FIELDS[..13]))?;
+                if !js::field(&o, "now").is_undefined() {
                     return Err(input_error(&js::JsInputError::Shape(
                         "in bookAnyMany, `now` goes in the options, not in each request".into(),
                     )));
                 }
-                parsed.push(input(book_any_req(&r))?.0);
+                parsed.push(input(book_any_fields(&o))?);
             }
             let results = inner.with(async |a| a.book_any_many(&parsed, now).await).await?;
             Ok(js::strings(results.iter().map(|r| match r {

@@ -186,3 +186,33 @@ test('outcomes are plain objects with exactly the documented fields', async () =
     status: 'overlap', unit: 'room', with: { start: 10, end: 12 },
   });
 });
+
+test('bookAnyMany: one result per request, in order; bad input refuses the whole call', async () => {
+  const db = await open({ name: 'many', storage: 'memory' });
+  await db.defineIndex({ name: 'price', fields: [{ attr: 'price', type: 'u32' }] });
+  await db.defineUnits([10, 20, 30].map((price) => ({ id: `r${price}`, kind: 'exclusive', attrs: { price } })));
+  const ask = (actor) => ({ actor, key: 'k', index: 'price', lo: 0, hi: 100, span: { start: 1, end: 2 } });
+  const outs = await db.bookAnyMany([ask('a'), ask('b'), ask('c'), ask('d'), { ...ask('e'), index: 'nope' }], { now: NOW });
+  assert.equal(outs.length, 5);
+  assert.deepStrictEqual(outs.slice(0, 3).map((o) => [o.status, o.booking.actor]), [
+    ['booked', 'a'], ['booked', 'b'], ['booked', 'c'],
+  ]);
+  assert.deepStrictEqual(new Set(outs.slice(0, 3).map((o) => o.unit)), new Set(['r10', 'r20', 'r30']));
+  assert.equal(outs[3].status, 'sold-out');
+  assert.ok(isAllotError(outs[4]));
+  assert.equal(outs[4].code, 'E_UNKNOWN_INDEX');
+  // A bad request refuses the whole call, and books none of it.
+  await assert.rejects(
+    () => db.bookAnyMany([ask('f'), { ...ask('g'), now: NOW }], { now: NOW }),
+    (e) => e.code === 'E_INVALID_INPUT' && /`now` goes in the options/.test(e.message),
+  );
+  await assert.rejects(
+    () => db.bookAnyMany([ask('f'), { ...ask('g'), qtty: 1 }], { now: NOW }),
+    (e) => e.code === 'E_INVALID_INPUT' && /unknown field `qtty`/.test(e.message),
+  );
+  await db.defineUnits([{ id: 'r40', kind: 'exclusive', attrs: { price: 40 } }]);
+  await assert.rejects(() => db.bookAnyMany([ask('f'), 'g'], { now: NOW }), (e) => e.code === 'E_INVALID_INPUT');
+  const report = await db.verify({ now: NOW });
+  assert.equal(report.ok, true);
+  assert.equal(report.liveBookings, 3);
+});
