@@ -497,6 +497,12 @@ async fn every_js_row_of_the_bad_input_table_gives_its_code() {
         JsValue::from(o)
     };
     let big = js_sys::BigInt::new(&JsValue::from_str("1180591620717411303424")).unwrap();
+    // A request whose `unit` getter throws (a JS error while reading it).
+    let getter_throws = book_on("tour", &[]);
+    let throw = js_sys::Function::new_no_args("throw new Error('boom')");
+    let target: js_sys::Object = getter_throws.clone().unchecked_into();
+    js_sys::Object::define_property(&target, &s("unit"), &obj(&[("get", throw.into())]).unchecked_into());
+    let many_with_now = js_sys::Array::of1(&json(r#"{ "actor": "ann", "key": "many", "index": "price", "now": 5 }"#));
     let cases: Vec<(&str, Promise)> = vec![
         ("J01", open_with(obj(&[("storage", s("disk"))]))),
         ("J02", open_with(obj(&[("durability", s("maybe"))]))),
@@ -558,6 +564,8 @@ async fn every_js_row_of_the_bad_input_table_gives_its_code() {
         ("J52", db.roster(json(r#"{ "unit": "nope" }"#))),
         ("J53", db.verify(json(r#"{ "acknowledged": "all" }"#))),
         ("J54", db.define_units(unit_def(&[("attrs", obj(&[("price", big.into())]))]))),
+        ("J55", db.book(getter_throws)),
+        ("J56", db.book_any_many(many_with_now.into(), JsValue::UNDEFINED)),
     ];
     let rows = table();
     assert!(rows.len() >= 50, "{} J rows", rows.len());
