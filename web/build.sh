@@ -24,6 +24,7 @@ wasm-bindgen "$wasm" --target nodejs --out-dir "$out/node" --out-name allot_web
 # The CommonJS build require()s the JS snippets (web/src/glue.js), which are
 # ES modules: rewrite its copies as CommonJS (Node 20 cannot require ESM).
 for f in "$out"/node/snippets/*/src/*.js; do
+  [ -f "$f" ] || continue
   names=$(sed -n 's/^export function \([A-Za-z0-9_]*\).*/\1/p' "$f" | paste -sd, -)
   sed -i 's/^export function /function /' "$f"
   printf 'module.exports = { %s };\n' "$names" >> "$f"

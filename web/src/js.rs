@@ -127,8 +127,8 @@ pub fn object(v: &JsValue, what: &str, allowed: &'static [&'static str]) -> Res<
 
 /// Field `k` of `o` (one of the names `o` was read with).
 pub fn field(o: &Fields, k: &'static str) -> JsValue {
-    // Field names are literals: the same pointer, usually (no string compare).
-    match o.names.iter().position(|&n| core::ptr::eq(n, k)).or_else(|| o.names.iter().position(|&n| n == k)) {
+    // Field names are literals, usually the same pointer: no string compare.
+    match o.names.iter().position(|&n| core::ptr::eq(n, k) || n == k) {
         Some(i) => o.values.get(i as u32),
         None => {
             debug_assert!(false, "field {k} was not read");
