@@ -841,10 +841,10 @@ impl<S: Store> Allot<S> {
         // cache to make room must never lose a row this very call needs.
         let mut out: Vec<Option<Arc<UnitRow>>> =
             ids.iter().map(|id| if fresh { None } else { self.units.get(id).cloned() }).collect();
-        let missing: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_none()).collect();
-        if missing.is_empty() {
+        if out.iter().all(Option::is_some) {
             return Ok(out);
         }
+        let missing: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_none()).collect();
         let wanted: Vec<UnitId> = missing.iter().map(|&i| ids[i].clone()).collect();
         let rows = self.store.get_units(&wanted).await?;
         if rows.len() != wanted.len() {
@@ -1058,24 +1058,19 @@ impl<S: Store> Allot<S> {
         // first small window taken whole; 100K rooms on 16 threads read as
         // many windows as with full ones.)
         let mut limit = WINDOW_LEN_FIRST.min(window);
-        while let Some(mut cur) = segments.front().cloned() {
+        while let Some(cur) = segments.front_mut() {
             cur.limit = limit;
             limit = limit.saturating_mul(2).min(window);
-            let entries = self.store.scan_index(&cur).await?;
+            let entries = self.store.scan_index(cur).await?;
             self.stats.read_queries += 1;
-            let Some(last_key) = entries.last().map(|e| e.key.clone()) else {
+            let full_window = entries.len() as u32 >= cur.limit;
+            if entries.is_empty() {
                 segments.pop_front();
                 continue;
-            };
-            let full_window = entries.len() as u32 >= cur.limit;
+            }
             if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut tries, !resumed).await? {
                 if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
-                    self.hint = Some(Hint {
-                        start: range.start.clone(),
-                        end: range.end.clone(),
-                        span: req.span,
-                        key: e.key.clone(),
-                    });
+                    self.set_hint(&range, req.span, &e.key);
                 }
                 return Ok(o);
             }
@@ -1083,8 +1078,8 @@ impl<S: Store> Allot<S> {
                 segments.pop_front();
                 continue;
             }
-            if let Some(front) = segments.front_mut() {
-                *front = cur.after(&last_key);
+            if let (Some(front), Some(last)) = (segments.front_mut(), entries.last()) {
+                front.advance_past(&last.key);
             }
             // A whole window taken: a spreading walker is in a stretch
             // others booked.
@@ -1108,20 +1103,32 @@ impl<S: Store> Allot<S> {
                 None => return alloc::vec![range.clone()],
             },
         };
-        let mut first = range.clone();
-        let mut second = range.clone();
+        let part = |start: Vec<u8>, end: Option<Vec<u8>>| KeyRange { start, end, ..*range };
         if range.reverse {
             // Backwards from the hint (inclusive) down to the start, then
             // from the end down to just above the hint.
-            let mut above = hint.clone();
+            let mut above = hint;
             above.push(0);
-            first.end = Some(above.clone());
-            second.start = above;
+            alloc::vec![part(range.start.clone(), Some(above.clone())), part(above, range.end.clone())]
         } else {
-            first.start = hint.clone();
-            second.end = Some(hint);
+            alloc::vec![part(hint.clone(), range.end.clone()), part(range.start.clone(), Some(hint))]
         }
-        alloc::vec![first, second]
+    }
+
+    /// Notes that this client's walk over `range` for `span` got to `key`.
+    /// Reuses the hint's buffers: a walk that keeps booking in the same
+    /// range allocates nothing for it.
+    pub(crate) fn set_hint(&mut self, range: &KeyRange, span: Span, key: &[u8]) {
+        match &mut self.hint {
+            Some(h) if h.start == range.start && h.end == range.end => {
+                h.span = span;
+                h.key.clear();
+                h.key.extend_from_slice(key);
+            }
+            _ => {
+                self.hint = Some(Hint { start: range.start.clone(), end: range.end.clone(), span, key: key.to_vec() });
+            }
+        }
     }
 
     /// Where this client's last walk over `range` for `span` stopped.

@@ -21,8 +21,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Hint, Pick, apply_feed, check_ask, corrupt, leap_past_taken, rosters_in,
-    spread_hash,
+    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, rosters_in, spread_hash,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -440,12 +439,7 @@ impl<S: Store> Allot<S> {
                         self.note_committed(commit);
                         if reqs[i].pick == Pick::Spread {
                             let g = &groups[gi];
-                            self.hint = Some(Hint {
-                                start: g.range.start.clone(),
-                                end: g.range.end.clone(),
-                                span: g.span,
-                                key: entry.key.clone(),
-                            });
+                            self.set_hint(&g.range, g.span, &entry.key);
                             booked.push((gi, entry.unit));
                         }
                         out[i] = Some(Ok(outcome));

@@ -254,13 +254,13 @@ impl MemStore {
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
         c.validate()?;
         // Lock in ascending shard order: streams, claims, catalog.
-        let stream_shards = sorted_shards(c.writes.iter().map(|w| stream_shard(&w.stream)));
-        let claim_shards = sorted_shards(c.claims.iter().map(|cl| claim_shard(&cl.booking)));
-        let mut stream_guards: Vec<_> = stream_shards.iter().map(|&s| self.streams[s].lock()).collect();
-        let mut claim_guards: Vec<_> = claim_shards.iter().map(|&s| self.claims[s].lock()).collect();
+        let stream_shards = shard_set(c.writes.iter().map(|w| stream_shard(&w.stream)));
+        let claim_shards = shard_set(c.claims.iter().map(|cl| claim_shard(&cl.booking)));
+        let mut stream_guards: Vec<_> = shards_in(stream_shards).map(|s| self.streams[s].lock()).collect();
+        let mut claim_guards: Vec<_> = shards_in(claim_shards).map(|s| self.claims[s].lock()).collect();
         let mut catalog = (!c.units.is_empty()).then(|| self.catalog.write());
-        let stream_slot = |s: &StreamId| slot(&stream_shards, stream_shard(s));
-        let claim_slot = |b: &BookingId| slot(&claim_shards, claim_shard(b));
+        let stream_slot = |s: &StreamId| slot(stream_shards, stream_shard(s));
+        let claim_slot = |b: &BookingId| slot(claim_shards, claim_shard(b));
 
         // Check everything: claims first (a repeated request is a duplicate
         // even though its streams moved on since), then streams.
@@ -332,16 +332,23 @@ impl MemStore {
     }
 }
 
-fn sorted_shards(it: impl Iterator<Item = usize>) -> Vec<usize> {
-    let mut v: Vec<usize> = it.collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+// A set of shards is a bit set in one `u64`: sorted and deduplicated for
+// free, and no allocation per commit.
+const _: () = assert!(SHARD_COUNT <= 64);
+
+/// The set of the shards `it` yields (each `< SHARD_COUNT`).
+fn shard_set(it: impl Iterator<Item = usize>) -> u64 {
+    it.fold(0, |set, s| set | (1 << s))
 }
 
-/// Position of `shard` in the sorted, deduplicated `shards` it was taken from.
-fn slot(shards: &[usize], shard: usize) -> usize {
-    shards.partition_point(|&s| s < shard)
+/// The shards of `set`, in ascending order (the lock order).
+fn shards_in(set: u64) -> impl Iterator<Item = usize> {
+    (0..SHARD_COUNT).filter(move |&s| set & (1 << s) != 0)
+}
+
+/// Position of `shard` among the shards of `set` in ascending order.
+fn slot(set: u64, shard: usize) -> usize {
+    (set & ((1 << shard) - 1)).count_ones() as usize
 }
 
 impl Store for MemStore {
@@ -433,5 +440,21 @@ impl Store for MemStore {
             .into_iter()
             .filter_map(|b| guards[claim_shard(b)].claims.get(b).map(|r| (b.clone(), r.clone())))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_set_yields_its_shards_in_lock_order_at_their_slots() {
+        let shards = [63, 0, 17, 17, 5, 63];
+        let set = shard_set(shards.iter().copied());
+        let ordered: Vec<usize> = shards_in(set).collect();
+        assert_eq!(ordered, alloc::vec![0, 5, 17, 63]);
+        for (i, &s) in ordered.iter().enumerate() {
+            assert_eq!(slot(set, s), i);
+        }
     }
 }

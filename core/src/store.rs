@@ -160,24 +160,27 @@ impl Commit {
                 return Err(InputError::SeqOverflow { stream: w.stream.clone() });
             }
         }
-        if let Some(dup) = first_duplicate(self.writes.iter().map(|w| &w.stream)) {
+        if let Some(dup) = first_duplicate(self.writes.len(), |i| &self.writes[i].stream) {
             return Err(InputError::Duplicate { what: "stream", name: alloc::format!("{dup}") });
         }
-        if let Some(dup) = first_duplicate(self.claims.iter().map(|c| &c.booking)) {
+        if let Some(dup) = first_duplicate(self.claims.len(), |i| &self.claims[i].booking) {
             return Err(InputError::Duplicate { what: "claim", name: alloc::format!("{dup}") });
         }
-        if let Some(dup) = first_duplicate(self.units.iter().map(|u| u.id())) {
+        if let Some(dup) = first_duplicate(self.units.len(), |i| self.units[i].id()) {
             return Err(InputError::Duplicate { what: "unit", name: alloc::format!("{dup}") });
         }
         Ok(())
     }
 }
 
-/// The smallest item that appears more than once.
-fn first_duplicate<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> Option<&'a T> {
-    let v: Vec<&T> = items.collect();
-    let order = sorted_order(v.len(), &|a, b| v[a].cmp(v[b]));
-    order.windows(2).find(|w| v[w[0]] == v[w[1]]).map(|w| v[w[0]])
+/// The smallest of the `len` items `item(0..len)` that appears more than
+/// once. Allocates nothing for fewer than two (a single booking's commit).
+fn first_duplicate<'a, T: Ord + 'a>(len: usize, item: impl Fn(usize) -> &'a T) -> Option<&'a T> {
+    if len < 2 {
+        return None;
+    }
+    let order = sorted_order(len, &|a, b| item(a).cmp(item(b)));
+    order.windows(2).find(|w| item(w[0]) == item(w[1])).map(|w| item(w[0]))
 }
 
 /// The positions `0..len` sorted by `cmp`. Not generic (the comparison is
@@ -258,6 +261,23 @@ impl KeyRange {
             next.start = start;
         }
         next
+    }
+
+    /// [`KeyRange::after`] in place, reusing this range's buffers.
+    pub fn advance_past(&mut self, last: &[u8]) {
+        if self.reverse {
+            match &mut self.end {
+                Some(end) => {
+                    end.clear();
+                    end.extend_from_slice(last);
+                }
+                None => self.end = Some(last.to_vec()),
+            }
+        } else {
+            self.start.clear();
+            self.start.extend_from_slice(last);
+            self.start.push(0);
+        }
     }
 }
 
@@ -494,3 +514,41 @@ macro_rules! forward_store {
     )*};
 }
 forward_store!(&S, Arc<S>, alloc::boxed::Box<S>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_past_is_after_in_place() {
+        let ranges = [
+            KeyRange { start: alloc::vec![1, 2], end: Some(alloc::vec![9]), reverse: false, limit: 4 },
+            KeyRange { start: alloc::vec![1, 2], end: None, reverse: false, limit: 4 },
+            KeyRange { start: alloc::vec![1], end: Some(alloc::vec![9, 9, 9]), reverse: true, limit: 4 },
+            KeyRange { start: Vec::new(), end: None, reverse: true, limit: 4 },
+        ];
+        for r in ranges {
+            for last in [&[5u8][..], &[5, 0, 255], &[]] {
+                let mut moved = r.clone();
+                moved.advance_past(last);
+                assert_eq!(moved, r.after(last), "{r:?} past {last:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn validate_finds_a_duplicate_only_where_there_is_one() {
+        let write = |unit: &str| StreamWrite {
+            stream: StreamId::new(&UnitId::new(unit).unwrap(), crate::model::Part::Main),
+            expected: 0,
+            events: Vec::new(),
+        };
+        let commit = |units: &[&str]| Commit { writes: units.iter().map(|u| write(u)).collect(), ..Commit::default() };
+        assert_eq!(commit(&["a"]).validate(), Ok(()));
+        assert_eq!(commit(&["a", "b", "c"]).validate(), Ok(()));
+        let Err(InputError::Duplicate { what: "stream", name }) = commit(&["c", "b", "a", "b"]).validate() else {
+            panic!("a stream written twice must be refused");
+        };
+        assert!(name.contains('b'), "{name}");
+    }
+}
