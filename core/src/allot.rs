@@ -221,7 +221,7 @@ pub struct Allot<S> {
     pub(crate) hint: Option<Hint>,
     /// The byte range of the last auto-assign query: a session after another
     /// asks the same range, and encoding its bounds is not free.
-    last_range: Option<(IndexQuery, u32, KeyRange)>,
+    last_range: Option<(IndexQuery, u32, Arc<KeyRange>)>,
     pub(crate) feed: Feed,
     /// The feed was read since the current operation began (or since its
     /// last conflict): the cache is as fresh as a read would make it. Also
@@ -793,16 +793,28 @@ impl<S: Store> Allot<S> {
     }
 
     /// `q`'s byte range on `def`, `limit` at a time (the last one cached).
-    fn key_range(&mut self, q: &IndexQuery, def: &IndexDef, limit: u32) -> Result<KeyRange, InputError> {
-        if let Some((lq, ll, r)) = &self.last_range
-            && lq == q
-            && *ll == limit
-        {
-            return Ok(r.clone());
+    pub(crate) fn key_range(
+        &mut self,
+        q: &IndexQuery,
+        def: &IndexDef,
+        limit: u32,
+    ) -> Result<Arc<KeyRange>, InputError> {
+        if let Some(r) = self.cached_range(q, limit) {
+            return Ok(r);
         }
-        let r = q.key_range(def, limit)?;
+        let r = Arc::new(q.key_range(def, limit)?);
         self.last_range = Some((q.clone(), limit, r.clone()));
         Ok(r)
+    }
+
+    /// The key range of the last query, if `q` is the same query with the
+    /// same limit. An index, once defined, never changes or goes, so the
+    /// range stays right without a look at the schema.
+    pub(crate) fn cached_range(&self, q: &IndexQuery, limit: u32) -> Option<Arc<KeyRange>> {
+        match &self.last_range {
+            Some((lq, ll, r)) if lq == q && *ll == limit => Some(r.clone()),
+            _ => None,
+        }
     }
 
     /// An index definition, from the cached schema; the catalog stream is
@@ -1034,10 +1046,15 @@ impl<S: Store> Allot<S> {
         // The feed (it brings the schema along; observing candidates reads
         // it anyway).
         self.catch_up().await?;
-        let Some(def) = self.index_def(&req.query.index).await? else {
-            return Err(BookError::UnknownIndex { index: req.query.index.clone() });
+        let range = match self.cached_range(&req.query, window) {
+            Some(range) => range,
+            None => {
+                let Some(def) = self.index_def(&req.query.index).await? else {
+                    return Err(BookError::UnknownIndex { index: req.query.index.clone() });
+                };
+                self.key_range(&req.query, &def, window)?
+            }
         };
-        let range = self.key_range(&req.query, &def, window)?;
         let mut tries = Tries::default();
         // Best fit scans from the start of the range every time; spreading
         // bookers resume where they last booked (what lies before was taken
@@ -1045,7 +1062,7 @@ impl<S: Store> Allot<S> {
         let mut segments: VecDeque<KeyRange> = if req.pick == Pick::Spread {
             self.segments(&range, &req.span, &req.booking).into()
         } else {
-            alloc::vec![range.clone()].into()
+            alloc::vec![(*range).clone()].into()
         };
         // Resuming after its last booking, the walk tries units in key
         // order: a booker that skipped some (see `try_window`) would leave

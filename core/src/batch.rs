@@ -36,7 +36,7 @@ use hashbrown::HashMap;
 /// hold presence and pick.
 #[derive(Debug)]
 struct Group {
-    range: KeyRange,
+    range: Arc<KeyRange>,
     span: Span,
     pick: Pick,
     /// Segments of the walk still to scan (the first one in progress).
@@ -168,15 +168,20 @@ impl<S: Store> Allot<S> {
                 self.feed_fresh = false;
                 self.catch_up().await?;
             }
-            let Some(def) = self.index_def(&r.query.index).await? else {
-                out[i] = Some(Err(BookError::UnknownIndex { index: r.query.index.clone() }));
-                continue;
-            };
-            let range = match r.query.key_range(&def, window) {
-                Ok(range) => range,
-                Err(e) => {
-                    out[i] = Some(Err(e.into()));
-                    continue;
+            let range = match self.cached_range(&r.query, window) {
+                Some(range) => range,
+                None => {
+                    let Some(def) = self.index_def(&r.query.index).await? else {
+                        out[i] = Some(Err(BookError::UnknownIndex { index: r.query.index.clone() }));
+                        continue;
+                    };
+                    match self.key_range(&r.query, &def, window) {
+                        Ok(range) => range,
+                        Err(e) => {
+                            out[i] = Some(Err(e.into()));
+                            continue;
+                        }
+                    }
                 }
             };
             let same = |g: &Group| {
