@@ -156,6 +156,38 @@ test('errors are AllotErrors with a stable code, and the instance survives them'
   );
 });
 
+test('a request is read from its own fields, or from the getters of a class instance', async () => {
+  const db = await open({ name: 'request-shapes', storage: 'memory' });
+  await db.defineUnits([{ id: 'tour', kind: 'pool', capacity: 10 }]);
+  // A field set on Object.prototype is no field of a plain request.
+  Object.prototype.qty = 5;
+  let polluted;
+  try {
+    polluted = await db.book({ actor: 'a', key: 'k', unit: 'tour', now: NOW });
+  } finally {
+    delete Object.prototype.qty;
+  }
+  assert.equal(polluted.status, 'booked');
+  assert.equal(polluted.qty, 1);
+  // No prototype at all.
+  const bare = Object.assign(Object.create(null), { actor: 'b', key: 'k', unit: 'tour', qty: 2, now: NOW });
+  assert.equal((await db.book(bare)).qty, 2);
+  // A class instance: its fields may be getters on its prototype.
+  class Req {
+    constructor(actor) { this.actor = actor; }
+    get key() { return 'k'; }
+    get unit() { return 'tour'; }
+    get qty() { return 3; }
+    get now() { return NOW; }
+  }
+  const got = await db.book(new Req('c'));
+  assert.deepEqual([got.status, got.booking.actor, got.qty], ['booked', 'c', 3]);
+  // Unknown fields are refused either way.
+  await assert.rejects(() => db.book(Object.assign(new Req('d'), { qtty: 1 })), /unknown field `qtty`/);
+  await assert.rejects(() => db.book({ actor: 'd', key: 'k', unit: 'tour', qtty: 1 }), /unknown field `qtty`/);
+  dropMemory('request-shapes');
+});
+
 test('outcomes are plain objects with exactly the documented fields', async () => {
   const db = await open({ name: 'shapes', storage: 'memory' });
   await db.defineUnits([
