@@ -618,8 +618,17 @@ impl<S: Store> Allot<S> {
             round.drop_taken(g, before, lost, &mut self.stats.already_booked);
             // A whole window taken: a spreading walker is in a stretch
             // others booked.
-            if full && g.candidates.len() == before {
-                leap_past_taken(&mut g.segments, &mut g.leaps, g.pick, &reqs[first].booking);
+            if full
+                && g.candidates.len() == before
+                && leap_past_taken(&mut g.segments, &mut g.leaps, g.pick, &reqs[first].booking)
+                && let Some(front) = g.segments.front_mut()
+            {
+                // Where it lands is probed with a small window first: near
+                // the end of a rush the free units left lie in a few
+                // stretches, most leaps land on taken ones, and each unit of
+                // a window there is one this client has not seen taken and
+                // must read. A probe found free grows back to full windows.
+                front.limit = probe_len(g.range.limit);
             }
         }
     }
@@ -704,6 +713,8 @@ impl<S: Store> Allot<S> {
             (None, Some(last)) if entries.len() as u32 >= cur.limit => {
                 if let Some(front) = g.segments.front_mut() {
                     *front = cur.after(&last.key);
+                    // Back to full windows after a probe (see `fill`).
+                    front.limit = cur.limit.saturating_mul(2).min(g.range.limit);
                 }
                 true
             }
@@ -860,4 +871,11 @@ impl Round<'_> {
         }
         Ok(commits)
     }
+}
+
+/// The window a leap's landing point is probed with: an eighth of the full
+/// window (at least [`WINDOW_LEN_FIRST`]), so that a store whose reads cost
+/// more than its units (IndexedDB) needs few reads to grow back to full.
+fn probe_len(window: u32) -> u32 {
+    (window / 8).max(WINDOW_LEN_FIRST).min(window)
 }

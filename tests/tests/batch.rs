@@ -86,6 +86,47 @@ fn a_batch_books_distinct_units_then_sells_out() {
 }
 
 #[test]
+fn a_spreading_batch_finds_the_last_free_rooms_in_a_range_others_took() {
+    // Another client took every room but two short stretches (in price
+    // order); this client never saw those bookings. Its spreading walk
+    // leaps over the taken windows it lands in and probes where it lands
+    // with small windows: it must still find every free room, and say
+    // sold out only when none is left.
+    let n = 2000u64;
+    let price = |r: u64| (r.wrapping_mul(2_654_435_761) % (1 << 32)) as u32;
+    let mut by_price: Vec<u64> = (0..n).collect();
+    by_price.sort_by_key(|&r| price(r));
+    let free: std::collections::BTreeSet<String> =
+        by_price[300..306].iter().chain(&by_price[1500..1505]).map(|r| format!("room-{r:05}")).collect();
+    for seed in 0..4 {
+        let store = MemStore::new();
+        rooms(&store, n);
+        let mut other = Allot::new(&store);
+        for r in 0..n {
+            let unit = format!("room-{r:05}");
+            if free.contains(&unit) {
+                continue;
+            }
+            let req = BookReq {
+                booking: BookingId::new(&format!("early-{r}"), "k").unwrap(),
+                unit: UnitId::new(&unit).unwrap(),
+                span: STAY,
+                qty: 1,
+                hold: None,
+            };
+            assert!(matches!(pollster::block_on(other.book(&req, NOW)), Ok(Outcome::Booked { .. })));
+        }
+        let reqs: Vec<BookAnyReq> = (0..20).map(|i| session(&format!("late-{seed}-{i}"), Pick::Spread)).collect();
+        let mut late = Allot::with_config(&store, Config { window_len: 32, ..Config::default() });
+        let out = pollster::block_on(late.book_any_many(&reqs, NOW));
+        let got: std::collections::BTreeSet<String> = booked_units(&out).into_iter().collect();
+        assert_eq!(got, free, "seed {seed}: every free room, and only those");
+        let sold_out = out.iter().filter(|o| matches!(o, Ok(Outcome::SoldOut))).count();
+        assert_eq!(sold_out, 20 - free.len(), "seed {seed}");
+    }
+}
+
+#[test]
 fn batches_racing_on_threads_never_double_book() {
     // Half the rounds with a change feed: the decision then rests on the
     // feed read by `decide_group` as well as on window reads.
