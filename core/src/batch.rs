@@ -653,15 +653,15 @@ impl<S: Store> Allot<S> {
         };
         self.make_room(cur.limit as usize * span.stream_count());
         self.catch_up().await?;
-        let reads = |this: &Self, row: &UnitRow| -> Vec<ReadReq> {
+        let reads = |this: &Self, row: &UnitRow, out: &mut Vec<ReadReq>| {
             if !fits(row) {
-                return Vec::new();
+                return;
             }
-            booking_streams(row.id(), &span)
-                .into_iter()
-                .filter(|s| !this.current(s))
-                .map(|s| ReadReq { after: this.rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s })
-                .collect()
+            out.extend(
+                booking_stream_iter(row.id(), &span)
+                    .filter(|s| !this.current(s))
+                    .map(|s| ReadReq { after: this.rosters.get(&s).map_or(0, crate::roster::Roster::seq), stream: s }),
+            );
         };
         // Caught up with the feed just now: the index entries kept since
         // are what a read would return (see `crate::mirror`).
@@ -678,7 +678,8 @@ impl<S: Store> Allot<S> {
                 rest = held.rest;
                 self.stats.window_hits += 1;
                 let (entries, rows): (Vec<IndexEntry>, Vec<Arc<UnitRow>>) = held.found.into_iter().unzip();
-                let reqs: Vec<ReadReq> = rows.iter().flat_map(|r| reads(self, r)).collect();
+                let mut reqs: Vec<ReadReq> = Vec::new();
+                rows.iter().for_each(|r| reads(self, r, &mut reqs));
                 if !reqs.is_empty() {
                     let slices = self.store.read_streams(&reqs).await?;
                     self.stats.stream_reads += 1;
@@ -691,7 +692,7 @@ impl<S: Store> Allot<S> {
                 // transaction where the store has them).
                 let window = {
                     let this = &*self;
-                    self.store.read_window(&cur, &|row: &UnitRow| reads(this, row)).await?
+                    self.store.read_window(&cur, &|row: &UnitRow, out: &mut Vec<ReadReq>| reads(this, row, out)).await?
                 };
                 self.stats.read_queries += 1;
                 self.stats.stream_reads += 1;

@@ -376,10 +376,17 @@ impl fmt::Display for StreamId {
 
 /// The streams a booking of `span` on a unit of `kind` lives in, in order.
 pub fn booking_streams(unit: &UnitId, span: &Span) -> Vec<StreamId> {
-    match *span {
-        Span::Days { from, to } => (from..to).map(|d| StreamId::new(unit, Part::Day(d))).collect(),
-        Span::Whole | Span::Interval { .. } => alloc::vec![StreamId::new(unit, Part::Main)],
-    }
+    booking_stream_iter(unit, span).collect()
+}
+
+/// [`booking_streams`] one at a time, with no vector: a window's walk asks
+/// for them once per unit it visits.
+pub fn booking_stream_iter(unit: &UnitId, span: &Span) -> impl Iterator<Item = StreamId> {
+    let (main, days) = match *span {
+        Span::Days { from, to } => (None, from..to),
+        Span::Whole | Span::Interval { .. } => (Some(Part::Main), 0..0),
+    };
+    main.into_iter().chain(days.map(Part::Day)).map(move |p| StreamId::new(unit, p))
 }
 
 /// Sorts at most [`ATTRS_PER_UNIT_MAX`] attributes by name, stably (an
@@ -562,5 +569,21 @@ impl IndexDef {
 
     pub fn schema(&self) -> key::KeySchema {
         key::KeySchema { fields: self.fields.iter().map(|f| (f.ty, f.order)).collect() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_booking_lives_in_its_days_streams_or_in_main() {
+        let u = UnitId::new("u").unwrap();
+        let parts = |span: Span| booking_streams(&u, &span).into_iter().map(|s| s.part).collect::<Vec<_>>();
+        assert_eq!(parts(Span::Days { from: 3, to: 6 }), [Part::Day(3), Part::Day(4), Part::Day(5)]);
+        assert_eq!(parts(Span::Days { from: 5, to: 5 }), []);
+        assert_eq!(parts(Span::Interval { start: 1, end: 9 }), [Part::Main]);
+        assert_eq!(parts(Span::Whole), [Part::Main]);
+        assert!(booking_streams(&u, &Span::Whole).iter().all(|s| s.unit_str() == "u"));
     }
 }

@@ -317,8 +317,9 @@ pub struct Changes {
     pub gap: bool,
 }
 
-/// The stream reads a caller wants for one candidate unit.
-pub type WindowReads<'a> = dyn Fn(&UnitRow) -> Vec<ReadReq> + 'a;
+/// The stream reads a caller wants for one candidate unit, pushed onto the
+/// vector it is given (one vector for a whole window, not one per unit).
+pub type WindowReads<'a> = dyn Fn(&UnitRow, &mut Vec<ReadReq>) + 'a;
 
 /// The decision of [`Store::decide_group`]: given the change feed read in
 /// the transaction (`None`: not read) and the claims asked for (one per id,
@@ -377,7 +378,8 @@ pub trait Store {
         let entries = self.scan_index(range).await?;
         let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
         let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
-        let reqs: Vec<ReadReq> = rows.iter().flatten().flat_map(|r| reads(r)).collect();
+        let mut reqs: Vec<ReadReq> = Vec::new();
+        rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
         let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
         Ok(Window { entries, rows, reads: reqs, slices })
     }

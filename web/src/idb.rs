@@ -1206,7 +1206,8 @@ impl Store for IdbStore {
             let entries = self.scan_index(range).await?;
             let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
             let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
-            let reqs: Vec<ReadReq> = rows.iter().flatten().flat_map(|r| reads(r)).collect();
+            let mut reqs: Vec<ReadReq> = Vec::new();
+            rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
             let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
             return Ok(Window { entries, rows, reads: reqs, slices });
         }
@@ -1218,7 +1219,9 @@ impl Store for IdbStore {
             let tx = self.tx_on(&[UNITS], TransactionMode::Readonly)?;
             let units = tx.object_store(UNITS).map_err(err)?;
             let found = self.index_rows(&units, range, kr.clone()).await?;
-            if found.iter().all(|(_, r)| reads(r).is_empty()) {
+            let mut wanted = Vec::new();
+            found.iter().for_each(|(_, r)| reads(r, &mut wanted));
+            if wanted.is_empty() {
                 let (entries, rows) = found.into_iter().map(|(e, r)| (e, Some(r))).unzip();
                 return Ok(Window { entries, rows, reads: Vec::new(), slices: Vec::new() });
             }
@@ -1230,7 +1233,8 @@ impl Store for IdbStore {
         let units = tx.object_store(UNITS).map_err(err)?;
         let journal = tx.object_store(JOURNAL).map_err(err)?;
         let found = self.index_rows(&units, range, kr).await?;
-        let reqs: Vec<ReadReq> = found.iter().flat_map(|(_, r)| reads(r)).collect();
+        let mut reqs: Vec<ReadReq> = Vec::new();
+        found.iter().for_each(|(_, r)| reads(r, &mut reqs));
         let slices = self.read_in(&journal, &reqs).await?;
         let (entries, rows) = found.into_iter().map(|(e, r)| (e, Some(r))).unzip();
         Ok(Window { entries, rows, reads: reqs, slices })
