@@ -382,7 +382,10 @@ fn recount<S: Store>(store: &S, p: &HolidayParams, c: &Counters, acked: &[Bookin
 /// Sets up a fresh in-memory store and races.
 pub fn run_memory(p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<HolidayResult, String> {
     p.validate()?;
-    let store = allot_core::MemStore::new();
+    // Sized like an application that knows its inventory would: two streams
+    // per room (its definition, its bookings), a claim per session.
+    let hint = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let store = allot_core::MemStore::with_capacity(hint(p.rooms().saturating_mul(2)), hint(p.sessions));
     setup(&store, p)?;
     Ok(race(&store, p, progress))
 }
