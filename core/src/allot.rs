@@ -792,29 +792,32 @@ impl<S: Store> Allot<S> {
         rosters_in(&self.rosters, streams)
     }
 
-    /// `q`'s byte range on `def`, `limit` at a time (the last one cached).
-    pub(crate) fn key_range(
+    /// `q`'s byte range, `limit` at a time; the error (unknown index, bad
+    /// bound) is the request's own. The last query's range is kept: an
+    /// index, once defined, never changes or goes, so a repeated query
+    /// needs no look at the schema and no encoding.
+    pub(crate) async fn query_range(
         &mut self,
         q: &IndexQuery,
-        def: &IndexDef,
         limit: u32,
-    ) -> Result<Arc<KeyRange>, InputError> {
-        if let Some(r) = self.cached_range(q, limit) {
-            return Ok(r);
+    ) -> Result<Result<Arc<KeyRange>, BookError>, StoreError> {
+        if let Some((lq, ll, r)) = &self.last_range
+            && lq == q
+            && *ll == limit
+        {
+            return Ok(Ok(r.clone()));
         }
-        let r = Arc::new(q.key_range(def, limit)?);
-        self.last_range = Some((q.clone(), limit, r.clone()));
-        Ok(r)
-    }
-
-    /// The key range of the last query, if `q` is the same query with the
-    /// same limit. An index, once defined, never changes or goes, so the
-    /// range stays right without a look at the schema.
-    pub(crate) fn cached_range(&self, q: &IndexQuery, limit: u32) -> Option<Arc<KeyRange>> {
-        match &self.last_range {
-            Some((lq, ll, r)) if lq == q && *ll == limit => Some(r.clone()),
-            _ => None,
-        }
+        let Some(def) = self.index_def(&q.index).await? else {
+            return Ok(Err(BookError::UnknownIndex { index: q.index.clone() }));
+        };
+        Ok(match q.key_range(&def, limit) {
+            Ok(r) => {
+                let r = Arc::new(r);
+                self.last_range = Some((q.clone(), limit, r.clone()));
+                Ok(r)
+            }
+            Err(e) => Err(e.into()),
+        })
     }
 
     /// An index definition, from the cached schema; the catalog stream is
@@ -1046,15 +1049,7 @@ impl<S: Store> Allot<S> {
         // The feed (it brings the schema along; observing candidates reads
         // it anyway).
         self.catch_up().await?;
-        let range = match self.cached_range(&req.query, window) {
-            Some(range) => range,
-            None => {
-                let Some(def) = self.index_def(&req.query.index).await? else {
-                    return Err(BookError::UnknownIndex { index: req.query.index.clone() });
-                };
-                self.key_range(&req.query, &def, window)?
-            }
-        };
+        let range = self.query_range(&req.query, window).await??;
         let mut tries = Tries::default();
         // Best fit scans from the start of the range every time; spreading
         // bookers resume where they last booked (what lies before was taken

@@ -168,20 +168,11 @@ impl<S: Store> Allot<S> {
                 self.feed_fresh = false;
                 self.catch_up().await?;
             }
-            let range = match self.cached_range(&r.query, window) {
-                Some(range) => range,
-                None => {
-                    let Some(def) = self.index_def(&r.query.index).await? else {
-                        out[i] = Some(Err(BookError::UnknownIndex { index: r.query.index.clone() }));
-                        continue;
-                    };
-                    match self.key_range(&r.query, &def, window) {
-                        Ok(range) => range,
-                        Err(e) => {
-                            out[i] = Some(Err(e.into()));
-                            continue;
-                        }
-                    }
+            let range = match self.query_range(&r.query, window).await? {
+                Ok(range) => range,
+                Err(e) => {
+                    out[i] = Some(Err(e));
+                    continue;
                 }
             };
             let same = |g: &Group| {

@@ -252,14 +252,7 @@ impl KeyRange {
     /// what makes scans resumable.
     pub fn after(&self, last: &[u8]) -> Self {
         let mut next = self.clone();
-        if self.reverse {
-            next.end = Some(last.to_vec());
-        } else {
-            // The smallest byte string greater than `last`.
-            let mut start = last.to_vec();
-            start.push(0);
-            next.start = start;
-        }
+        next.advance_past(last);
         next
     }
 
@@ -274,6 +267,7 @@ impl KeyRange {
                 None => self.end = Some(last.to_vec()),
             }
         } else {
+            // The smallest byte string greater than `last`.
             self.start.clear();
             self.start.extend_from_slice(last);
             self.start.push(0);
