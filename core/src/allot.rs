@@ -28,6 +28,7 @@ use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use hashbrown::HashMap;
 
 use crate::catalog::{IndexQuery, Schema};
@@ -88,6 +89,9 @@ pub struct Stats {
     /// Candidate windows answered from the index entries this client had
     /// already read (no index query; see `read_queries`).
     pub window_hits: u64,
+    /// Requests answered sold out from an earlier walk over the same range
+    /// (see [`Store::vacancy_epoch`]): no walk, no index query.
+    pub sold_out_known: u64,
 }
 
 /// Where a client stands in its store's change feed.
@@ -228,6 +232,41 @@ pub struct Allot<S> {
     /// set, with no read, for the presumed first round of an auto-assign
     /// (see `batch.rs`), which therefore never answers "sold out".
     pub(crate) feed_fresh: bool,
+    /// Asks found sold out, oldest first: answered again with no walk while
+    /// the store's vacancy epoch stays where it was (see `known_sold_out`).
+    sold_out: Vec<SoldOut>,
+    /// The earliest hold expiry among the units the current operation found
+    /// taken (`TimeMs::MAX`: none): a sold-out answer it gives holds until
+    /// then at most. A cell: a batch's decision notes it while it borrows
+    /// the cache apart (see `batch.rs`).
+    pub(crate) walk_until: Cell<TimeMs>,
+}
+
+/// An ask found sold out: every unit whose index key lies in
+/// `start..end` taken for `span` and `qty`, as of vacancy epoch `epoch`,
+/// until `until` (the first expiry among the holds the walk saw).
+#[derive(Debug)]
+struct SoldOut {
+    start: Vec<u8>,
+    end: Option<Vec<u8>>,
+    span: Span,
+    qty: u32,
+    hold: bool,
+    epoch: u64,
+    until: TimeMs,
+}
+
+impl SoldOut {
+    fn is_for(&self, range: &KeyRange, span: &Span, qty: u32, hold: bool) -> bool {
+        self.qty == qty && self.hold == hold && self.span == *span && self.start == range.start && self.end == range.end
+    }
+}
+
+/// Notes in `until` when the units whose rosters are `rosters`, found taken
+/// at `now`, may give room back by a hold expiring.
+pub(crate) fn note_taken(until: &Cell<TimeMs>, rosters: &[&Roster], now: TimeMs) {
+    let first = rosters.iter().map(|r| r.next_expiry(now)).min().unwrap_or(TimeMs::MAX);
+    until.set(until.get().min(first));
 }
 
 pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
@@ -534,6 +573,8 @@ impl<S: Store> Allot<S> {
             last_range: None,
             feed: Feed::Unknown,
             feed_fresh: false,
+            sold_out: Vec::new(),
+            walk_until: Cell::new(TimeMs::MAX),
         }
     }
 
@@ -568,6 +609,7 @@ impl<S: Store> Allot<S> {
         self.hint = None;
         self.feed = Feed::Unknown;
         self.feed_fresh = false;
+        self.sold_out.clear();
     }
 
     // ---------------------------------------------------------------- observe
@@ -576,6 +618,64 @@ impl<S: Store> Allot<S> {
     /// this point.
     pub(crate) fn begin(&mut self) {
         self.feed_fresh = false;
+        self.walk_until.set(TimeMs::MAX);
+    }
+
+    /// Whether the ask was found sold out before and nothing since can have
+    /// given room back: the store's vacancy epoch, read in this operation
+    /// (`epoch`), is the one the walk began and ended at, and no hold that
+    /// walk saw has expired by `now`. What the walk observed then is what a
+    /// walk now would observe (a booking takes room, it never gives any).
+    pub(crate) fn known_sold_out(
+        &self,
+        range: &KeyRange,
+        span: &Span,
+        qty: u32,
+        hold: bool,
+        epoch: Option<VacancyEpoch>,
+        now: TimeMs,
+    ) -> bool {
+        let Some(e) = epoch else { return false };
+        // No stream's clock is past `at_max` (nor the caller's past `now`):
+        // no hold the walk saw has expired anywhere.
+        let time = now.max(e.at_max);
+        self.sold_out.iter().any(|m| m.epoch == e.epoch && time < m.until && m.is_for(range, span, qty, hold))
+    }
+
+    /// Remembers that this operation's walk found the ask sold out, when
+    /// the vacancy epoch read before the walk's first read (`began`) is the
+    /// one read after it (`ended`): no commit that may have given room back
+    /// landed in between, so everything it saw taken was taken at once.
+    pub(crate) fn remember_sold_out(
+        &mut self,
+        range: &KeyRange,
+        span: Span,
+        qty: u32,
+        hold: bool,
+        began: Option<VacancyEpoch>,
+        ended: Option<VacancyEpoch>,
+    ) {
+        let (Some(VacancyEpoch { epoch, .. }), Some(VacancyEpoch { epoch: ended, .. })) = (began, ended) else {
+            return;
+        };
+        // Epochs only grow: a memo of another one can never be used again.
+        self.sold_out.retain(|m| m.epoch == ended && !m.is_for(range, &span, qty, hold));
+        if epoch != ended {
+            return;
+        }
+        if self.sold_out.len() >= SOLD_OUT_MEMOS_MAX {
+            self.sold_out.remove(0);
+        }
+        let until = self.walk_until.get();
+        self.sold_out.push(SoldOut {
+            start: range.start.clone(),
+            end: range.end.clone(),
+            span,
+            qty,
+            hold,
+            epoch,
+            until,
+        });
     }
 
     /// Brings the cached rosters of `streams` up to date: the change feed
@@ -1050,6 +1150,12 @@ impl<S: Store> Allot<S> {
         // it anyway).
         self.catch_up().await?;
         let range = self.query_range(&req.query, window).await??;
+        // Read before the walk's first read (see `remember_sold_out`).
+        let epoch = self.store.vacancy_epoch().await?;
+        if self.known_sold_out(&range, &req.span, req.qty, req.hold.is_some(), epoch, now) {
+            self.stats.sold_out_known += 1;
+            return Ok(Outcome::SoldOut);
+        }
         let mut tries = Tries::default();
         // Best fit scans from the start of the range every time; spreading
         // bookers resume where they last booked (what lies before was taken
@@ -1097,6 +1203,8 @@ impl<S: Store> Allot<S> {
             // others booked.
             leap_past_taken(&mut segments, &mut leaps, req.pick, &req.booking);
         }
+        let ended = if epoch.is_some() { self.store.vacancy_epoch().await? } else { None };
+        self.remember_sold_out(&range, req.span, req.qty, req.hold.is_some(), epoch, ended);
         Ok(Outcome::SoldOut)
     }
 
@@ -1206,6 +1314,7 @@ impl<S: Store> Allot<S> {
                     };
                     let decision = rules::decide_book(&unit, &streams, &self.rosters_of(&streams), ask, now)?;
                     if let Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) = decision {
+                        note_taken(&self.walk_until, &self.rosters_of(&streams), now);
                         if lost_race {
                             self.stats.already_booked += 1;
                         }

@@ -19,9 +19,11 @@
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, rosters_in, spread_hash,
+    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, note_taken, rosters_in,
+    spread_hash,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -148,6 +150,13 @@ impl<S: Store> Allot<S> {
         // cache the transaction brought up to date. Otherwise the feed
         // first: it brings the schema along (a client that follows it from
         // the origin never reads the catalog stream).
+        // Read before the operation's first read of anything else (see
+        // `Allot::remember_sold_out`).
+        let epoch = self.store.vacancy_epoch().await?;
+        // Requests answered sold out (checked against their claims at the
+        // end), and which of them from an earlier walk.
+        let mut sold_out: Vec<usize> = Vec::new();
+        let mut known: Vec<bool> = alloc::vec![false; reqs.len()];
         let mut presumed = matches!(self.feed, Feed::At { .. });
         if presumed {
             self.feed_fresh = true;
@@ -175,6 +184,13 @@ impl<S: Store> Allot<S> {
                     continue;
                 }
             };
+            if self.known_sold_out(&range, &r.span, r.qty, r.hold.is_some(), epoch, now) {
+                self.stats.sold_out_known += 1;
+                known[i] = true;
+                sold_out.push(i);
+                out[i] = Some(Ok(Outcome::SoldOut));
+                continue;
+            }
             let same = |g: &Group| {
                 g.range == range && g.span == r.span && g.pick == r.pick && {
                     let f = &reqs[g.pending[0]];
@@ -208,7 +224,6 @@ impl<S: Store> Allot<S> {
         let mut unknown: Vec<bool> = alloc::vec![false; reqs.len()];
         let mut last_conflict: Vec<Option<(StreamId, Seq, Seq)>> = alloc::vec![None; reqs.len()];
         let mut rounds = 0u32;
-        let mut sold_out: Vec<usize> = Vec::new();
         loop {
             groups.retain(|g| !g.pending.is_empty());
             if groups.is_empty() {
@@ -303,6 +318,7 @@ impl<S: Store> Allot<S> {
                 let feed = &mut self.feed;
                 let cache_max = self.config.roster_cache_max;
                 let already_booked = &mut self.stats.already_booked;
+                let until = &self.walk_until;
                 let claims_read = &mut claims_read;
                 let mut decide = |changes: Option<Changes>, claims: Vec<Option<ClaimRecord>>| {
                     *claims_read = claims;
@@ -330,7 +346,7 @@ impl<S: Store> Allot<S> {
                             apply_feed(cache, cache_max, pos, changes)?;
                         }
                     }
-                    let round = Round { reqs, fingerprints: &fingerprints, now, rosters };
+                    let round = Round { reqs, fingerprints: &fingerprints, now, rosters, until };
                     let may_sell_out = !presumed && !redefined;
                     round
                         .decide(
@@ -485,8 +501,11 @@ impl<S: Store> Allot<S> {
         }
         // A request that found everything taken may be a replay of one that
         // booked before: its claim says so.
-        // Without a read for those the cache knows were never booked.
-        self.keep_maybe_claimed(&mut sold_out, reqs, &unknown);
+        // Without a read for those the cache knows were never booked, unless
+        // answered from an earlier walk: the cache may not have caught up in
+        // this operation (a client following the feed presumes it current).
+        let must_read: Vec<bool> = unknown.iter().zip(&known).map(|(u, k)| *u || *k).collect();
+        self.keep_maybe_claimed(&mut sold_out, reqs, &must_read);
         if !sold_out.is_empty() {
             for &i in &sold_out {
                 out[i] = None;
@@ -494,6 +513,19 @@ impl<S: Store> Allot<S> {
             self.resolve_claimed(reqs, &fingerprints, &sold_out, out).await?;
             for i in sold_out {
                 out[i].get_or_insert(Ok(Outcome::SoldOut));
+            }
+        }
+        // The asks this operation's walks found sold out: answered again
+        // with no walk while nothing gives room back.
+        let walked: Vec<usize> =
+            live.iter().copied().filter(|&i| !known[i] && matches!(out[i], Some(Ok(Outcome::SoldOut)))).collect();
+        if epoch.is_some() && !walked.is_empty() {
+            let ended = self.store.vacancy_epoch().await?;
+            for i in walked {
+                let r = &reqs[i];
+                if let Ok(range) = self.query_range(&r.query, window).await? {
+                    self.remember_sold_out(&range, r.span, r.qty, r.hold.is_some(), epoch, ended);
+                }
             }
         }
         // Duplicates within the batch answer like their first occurrence.
@@ -590,7 +622,7 @@ impl<S: Store> Allot<S> {
         now: TimeMs,
         lost: &mut BTreeSet<UnitId>,
     ) -> Result<(), BookError> {
-        let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
+        let round = Round { reqs, fingerprints, now, rosters: &self.rosters, until: &self.walk_until };
         round.drop_taken(g, 0, lost, &mut self.stats.already_booked);
         loop {
             let Some(&first) = g.pending.first() else { return Ok(()) };
@@ -605,7 +637,7 @@ impl<S: Store> Allot<S> {
             }
             let before = g.candidates.len();
             let full = self.fetch_window(g, &reqs[first]).await?;
-            let round = Round { reqs, fingerprints, now, rosters: &self.rosters };
+            let round = Round { reqs, fingerprints, now, rosters: &self.rosters, until: &self.walk_until };
             round.drop_taken(g, before, lost, &mut self.stats.already_booked);
             // A whole window taken: a spreading walker is in a stretch
             // others booked.
@@ -752,6 +784,9 @@ struct Round<'a> {
     fingerprints: &'a [Vec<u8>],
     now: TimeMs,
     rosters: &'a HashMap<StreamId, Roster>,
+    /// See `Allot::walk_until`: the units found taken, and the holds this
+    /// operation decides, note here when they may give room back.
+    until: &'a Cell<TimeMs>,
 }
 
 impl Round<'_> {
@@ -773,8 +808,10 @@ impl Round<'_> {
             if k <= from {
                 return true;
             }
-            match rules::fit(unit, &rosters_in(self.rosters, streams), &ask, self.now) {
+            let rosters = rosters_in(self.rosters, streams);
+            match rules::fit(unit, &rosters, &ask, self.now) {
                 Fit::Full { .. } | Fit::Overlap { .. } => {
+                    note_taken(self.until, &rosters, self.now);
                     if lost.remove(&entry.unit) {
                         *already_booked += 1;
                     }
@@ -819,10 +856,11 @@ impl Round<'_> {
                         next_free += 1; // in use this round; free again next round
                         continue;
                     }
-                    match rules::decide_book(unit, streams, &rosters_in(self.rosters, streams), self.ask(i), self.now)?
-                    {
+                    let rosters = rosters_in(self.rosters, streams);
+                    match rules::decide_book(unit, streams, &rosters, self.ask(i), self.now)? {
                         Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) => {
                             // Taken for everybody in this group (same span and qty).
+                            note_taken(self.until, &rosters, self.now);
                             if lost.remove(&entry.unit) {
                                 *already_booked += 1;
                             }
@@ -839,6 +877,10 @@ impl Round<'_> {
                             break;
                         }
                         Decision::Commit { commit, outcome } => {
+                            if let Outcome::Held { expires_at, .. } = outcome {
+                                // Ours, and room again once it expires.
+                                self.until.set(self.until.get().min(expires_at));
+                            }
                             taken.extend(streams.iter().cloned());
                             owners.push((i, gi, outcome, entry.clone()));
                             commits.push(commit);

@@ -36,6 +36,9 @@ pub const WINDOW_LEN_DEFAULT: u32 = 32;
 /// First window of a single auto-assign: windows double from it up to the
 /// configured length.
 pub const WINDOW_LEN_FIRST: u32 = 4;
+/// Asks found sold out that one client remembers (see
+/// `Store::vacancy_epoch`); the oldest goes first.
+pub const SOLD_OUT_MEMOS_MAX: usize = 8;
 /// Leaps one spreading walk makes at most (see `allot::leap`). Each costs
 /// one window read: a walk that finds a range nearly sold out goes on in
 /// order after this many. Measured on the native holiday rush (16 threads,

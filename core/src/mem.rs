@@ -101,6 +101,9 @@ pub struct MemStore {
     claims: Vec<Mutex<ClaimShard>>,
     catalog: RwLock<Catalog>,
     journal: Option<Mutex<Journal>>,
+    /// The vacancy epoch (see [`Store::vacancy_epoch`]). Behind a lock, not
+    /// atomics: 64-bit atomics are not on every target `no_std` runs on.
+    vacancies: Mutex<VacancyEpoch>,
 }
 
 impl Default for MemStore {
@@ -250,6 +253,7 @@ impl MemStore {
                 .collect(),
             catalog: RwLock::new(Catalog::default()),
             journal: None,
+            vacancies: Mutex::new(VacancyEpoch { epoch: 0, at_max: 0 }),
         }
     }
 
@@ -347,6 +351,17 @@ impl MemStore {
                 cat.units.insert(id.clone(), Arc::new(row.clone()));
             }
         }
+        // Still under the commit's locks: no read sees its writes with the
+        // old epoch (the contract of `vacancy_epoch`).
+        let at_max = c.writes.iter().flat_map(|w| &w.events).map(Event::at).max().unwrap_or(0);
+        let vacates = c.may_vacate();
+        if vacates || at_max > 0 {
+            let mut v = self.vacancies.lock();
+            v.at_max = v.at_max.max(at_max);
+            if vacates {
+                v.epoch += 1;
+            }
+        }
         Ok(CommitOutcome::Committed)
     }
 }
@@ -389,6 +404,10 @@ impl Store for MemStore {
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         self.commit_now(commit)
+    }
+
+    async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
+        Ok(Some(*self.vacancies.lock()))
     }
 
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {

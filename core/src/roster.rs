@@ -168,6 +168,19 @@ impl Roster {
         self.entries.iter().filter(move |e| e.is_live(eff))
     }
 
+    /// The earliest expiry after `now` among its holds: when it may give
+    /// room back with no commit (`TimeMs::MAX`: not by time).
+    pub fn next_expiry(&self, now: TimeMs) -> TimeMs {
+        self.entries
+            .iter()
+            .filter_map(|e| match e.state {
+                BookingState::Held { expires_at, .. } if expires_at > now => Some(expires_at),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(TimeMs::MAX)
+    }
+
     /// Places taken at `now`.
     pub fn used(&self, now: TimeMs) -> u64 {
         self.live(now).map(|e| u64::from(e.qty)).sum()

@@ -80,6 +80,27 @@
 //! its end cannot conflict. The commits are still checked like any other:
 //! the decision is the client's, the check is the store's.
 //!
+//! **The vacancy epoch** ([`Store::vacancy_epoch`], optional). A number
+//! that moves whenever a commit may have given room back
+//! ([`Commit::may_vacate`]: a cancel or release, a unit defined, replaced or
+//! retired, an index defined). Bookings and confirmations take room and
+//! never move it. Its contract:
+//!
+//! > The epoch moves in the same atomic step as such a commit's writes: a
+//! > read that sees any of them, and every read after it, sees the new
+//! > epoch. Two reads that return the same epoch have no such commit
+//! > between them. Read with it, `at_max` is at least the largest `at` of
+//! > any event committed before the read.
+//!
+//! (A booking takes room, but its `at` moves its streams' clock forward:
+//! a hold expired by then is room again even for a client whose own clock
+//! is behind. `at_max` bounds that.)
+//!
+//! It lets a client that found a range sold out answer the same ask again
+//! with one read instead of a walk over the whole range, until the epoch
+//! moves or a hold it saw expires. A store without one answers `None` (the
+//! default), and every sold-out answer walks its range.
+//!
 //! Methods are `async` so that stores can be asynchronous (IndexedDB in a
 //! browser, a server database); the futures are not required to be `Send`.
 //! An in-memory store can return ready futures. Errors say whether anything
@@ -95,7 +116,7 @@ use crate::error::{InputError, StoreError};
 pub use crate::event::Append;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::limits::*;
-use crate::model::{BookingId, Seq, StreamId, UnitId};
+use crate::model::{BookingId, Seq, StreamId, TimeMs, UnitId};
 
 /// Append `events` to `stream` if its seq is `expected`; with no events, a
 /// guard that only checks.
@@ -170,6 +191,19 @@ impl Commit {
             return Err(InputError::Duplicate { what: "unit", name: alloc::format!("{dup}") });
         }
         Ok(())
+    }
+
+    /// Whether applying this commit may leave room where there was none:
+    /// any event but a booking or a confirmation (which only take room),
+    /// or unit rows (units defined or replaced, an index backfilled). What
+    /// moves [`Store::vacancy_epoch`].
+    pub fn may_vacate(&self) -> bool {
+        !self.units.is_empty()
+            || self
+                .writes
+                .iter()
+                .flat_map(|w| &w.events)
+                .any(|e| !matches!(e, Event::Booked { .. } | Event::Confirmed { .. }))
     }
 }
 
@@ -335,6 +369,15 @@ pub struct Decided {
     pub pos: Option<FeedPos>,
 }
 
+/// What [`Store::vacancy_epoch`] reads (see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VacancyEpoch {
+    /// Moves with every commit that [`Commit::may_vacate`].
+    pub epoch: u64,
+    /// At least the latest `at` of any event committed so far.
+    pub at_max: TimeMs,
+}
+
 /// The storage contract. See the module documentation.
 #[allow(async_fn_in_trait)]
 pub trait Store {
@@ -385,6 +428,13 @@ pub trait Store {
     /// module documentation for the contract.
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         let _ = (after, limit);
+        Ok(None)
+    }
+
+    /// The vacancy epoch (see the module documentation): moves with every
+    /// commit that [`Commit::may_vacate`]. `None`: the store keeps none
+    /// (the default).
+    async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
         Ok(None)
     }
 
@@ -470,6 +520,9 @@ macro_rules! forward_store {
             }
             async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
                 (**self).changes(after, limit).await
+            }
+            async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
+                (**self).vacancy_epoch().await
             }
             async fn commit_group_and_changes(
                 &self,

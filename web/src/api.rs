@@ -12,8 +12,8 @@ use allot_core::event::{ClaimRecord, UnitRow};
 use allot_core::limits::*;
 use allot_core::model::*;
 use allot_core::store::{
-    Changes, Commit, CommitOutcome, DecideGroup, Decided, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice, Window,
-    WindowReads,
+    Changes, Commit, CommitOutcome, DecideGroup, Decided, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice,
+    VacancyEpoch, Window, WindowReads,
 };
 use allot_core::{ActReq, Allot, BookAnyReq, BookReq, Config, MemStore, Stats, Store, VerifyOptions};
 use js_sys::{Array, Promise};
@@ -79,6 +79,9 @@ impl Store for Backend {
     }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         dispatch!(self, changes(after, limit))
+    }
+    async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
+        dispatch!(self, vacancy_epoch())
     }
     async fn commit_group_and_changes(
         &self,

@@ -31,7 +31,7 @@ struct Cli {
     verify_every: u64,
     /// Run against a deliberately broken store: `seq` (skips the
     /// expected-seq check), `claims` (skips the claim check), `lose` (drops
-    /// acknowledged commits).
+    /// acknowledged commits), `epoch` (a vacancy epoch that never moves).
     #[arg(long, num_args = 0..=1, default_missing_value = "seq", value_parser = parse_broken)]
     broken_store: Option<Broken>,
     /// Print every step of the run to stderr (with --seed).
@@ -47,7 +47,7 @@ struct Cli {
 }
 
 fn parse_broken(s: &str) -> Result<Broken, String> {
-    Broken::parse(s).ok_or_else(|| format!("unknown broken store {s:?} (seq, claims, lose)"))
+    Broken::parse(s).ok_or_else(|| format!("unknown broken store {s:?} (seq, claims, lose, epoch)"))
 }
 
 fn main() -> ExitCode {

@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use allot_core::store::{Changes, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice};
+use allot_core::store::{Changes, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice, VacancyEpoch};
 use allot_core::{BookingId, ClaimRecord, Commit, CommitOutcome, MemStore, Seq, Store, StoreError, StreamId, UnitRow};
 
 use super::exec::{run, yield_now};
@@ -34,17 +34,22 @@ pub enum Broken {
     /// Acknowledges every 5th booking commit without writing it (an
     /// acknowledged booking that is missing).
     LoseAcked,
+    /// Answers the same vacancy epoch for ever, whatever commits give room
+    /// back (a client then answers sold out from a walk made before a
+    /// cancellation).
+    StuckEpoch,
 }
 
 impl Broken {
-    pub const ALL: [Broken; 3] = [Broken::SkipSeqCheck, Broken::IgnoreClaims, Broken::LoseAcked];
+    pub const ALL: [Broken; 4] = [Broken::SkipSeqCheck, Broken::IgnoreClaims, Broken::LoseAcked, Broken::StuckEpoch];
 
-    /// The command-line name: `seq`, `claims`, `lose`.
+    /// The command-line name: `seq`, `claims`, `lose`, `epoch`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::SkipSeqCheck => "seq",
             Self::IgnoreClaims => "claims",
             Self::LoseAcked => "lose",
+            Self::StuckEpoch => "epoch",
         }
     }
 
@@ -70,7 +75,7 @@ impl SimStore {
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
         match self.broken {
-            None => run(self.mem.commit(c)),
+            None | Some(Broken::StuckEpoch) => run(self.mem.commit(c)),
             Some(Broken::SkipSeqCheck) => {
                 let reqs: Vec<ReadReq> =
                     c.writes.iter().map(|w| ReadReq { stream: w.stream.clone(), after: Seq::MAX }).collect();
@@ -116,6 +121,12 @@ impl Store for SimStore {
     }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         self.mem.changes(after, limit).await
+    }
+    async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
+        match self.broken {
+            Some(Broken::StuckEpoch) => Ok(Some(VacancyEpoch::default())),
+            _ => self.mem.vacancy_epoch().await,
+        }
     }
     async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.mem.get_units(ids).await
@@ -554,6 +565,9 @@ impl Store for Handle {
     }
     async fn get_units(&self, ids: &[allot_core::UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
         self.plain("get_units", self.shared.inner.get_units(ids)).await
+    }
+    async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
+        self.plain("vacancy_epoch", self.shared.inner.vacancy_epoch()).await
     }
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.plain("scan_index", self.shared.inner.scan_index(range)).await
