@@ -153,6 +153,7 @@ impl Inner {
         total.replays += after.replays - before.replays;
         total.window_hits += after.window_hits - before.window_hits;
         total.feed_reads += after.feed_reads - before.feed_reads;
+        total.sold_out_known += after.sold_out_known - before.sold_out_known;
         self.stats.set(total);
         self.pool.borrow_mut().push(allot);
     }
@@ -657,6 +658,7 @@ impl Db {
             .set("replays", js::u64_js(s.replays))
             .set("windowHits", js::u64_js(s.window_hits))
             .set("feedReads", js::u64_js(s.feed_reads))
+            .set("soldOutKnown", js::u64_js(s.sold_out_known))
             .done()
     }
 

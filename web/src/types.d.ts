@@ -269,4 +269,6 @@ export interface Stats {
   windowHits: number;
   /** Reads of the store's change feed (IndexedDB: its journal), `sync()` included. */
   feedReads: number;
+  /** Requests answered sold out from an earlier walk over the same range, with no walk (the memory store; see ARCHITECTURE.md). */
+  soldOutKnown: number;
 }

@@ -248,3 +248,21 @@ test('bookAnyMany: one result per request, in order; bad input refuses the whole
   assert.equal(report.ok, true);
   assert.equal(report.liveBookings, 3);
 });
+
+test('after a sell-out, the same ask is answered with no walk until a cancel gives a room back', async () => {
+  const db = await open({ name: 'sold-out-memo', storage: 'memory' });
+  await db.defineIndex({ name: 'price', fields: [{ attr: 'price', type: 'u32' }] });
+  await db.defineUnits([0, 1, 2].map((r) => ({ id: `room-${r}`, kind: 'exclusive', attrs: { price: 100 } })));
+  const ask = (actor) => ({
+    actor, key: 'stay', index: 'price', lo: 0, hi: 1000, hiInclusive: true, span: { start: 1, end: 2 }, now: NOW,
+  });
+  for (const a of ['a', 'b', 'c']) assert.equal((await db.bookAny(ask(a))).status, 'booked');
+  assert.equal((await db.bookAny(ask('d'))).status, 'sold-out');
+  const walked = db.stats();
+  assert.equal((await db.bookAny(ask('e'))).status, 'sold-out');
+  assert.equal(db.stats().soldOutKnown, walked.soldOutKnown + 1);
+  assert.equal(db.stats().readQueries, walked.readQueries);
+  assert.equal((await db.cancel({ actor: 'b', key: 'stay', now: NOW })).status, 'cancelled');
+  assert.equal((await db.bookAny(ask('f'))).status, 'booked');
+  dropMemory('sold-out-memo');
+});

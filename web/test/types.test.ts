@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const stats = db.stats();
   const conflicts: number = stats.conflicts;
   const feedReads: number = stats.feedReads;
+  const soldOutKnown: number = stats.soldOutKnown;
   const retired = await db.retireUnit('r1');
   try {
     await db.book({ actor: 'a', key: 'x', unit: 'nope' });
