@@ -1312,9 +1312,10 @@ impl<S: Store> Allot<S> {
                         hold: req.hold.as_ref(),
                         fingerprint,
                     };
-                    let decision = rules::decide_book(&unit, &streams, &self.rosters_of(&streams), ask, now)?;
+                    let rosters = self.rosters_of(&streams);
+                    let decision = rules::decide_book(&unit, &streams, &rosters, ask, now)?;
                     if let Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) = decision {
-                        note_taken(&self.walk_until, &self.rosters_of(&streams), now);
+                        note_taken(&self.walk_until, &rosters, now);
                         if lost_race {
                             self.stats.already_booked += 1;
                         }
