@@ -18,6 +18,7 @@ cargo build --release -p allot-tests --locked
 scripts/pg.sh run -- bash -c '
   set -e
   ./target/release/allot holiday --store "$ALLOT_PG_URL"
+  ./target/release/allot holiday --store "$ALLOT_PG_URL" --batch 16
   ./target/release/allot holiday --store "$ALLOT_PG_URL" --price-max 999999999
 '
 

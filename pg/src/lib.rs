@@ -20,7 +20,9 @@
 //!   the end of the transaction, so every commit that names a stream (guard
 //!   or append) is ordered with every other one that names it: no lock is
 //!   held across a decision (the decision was made before the transaction
-//!   started), and no `SELECT ... FOR UPDATE` is used.
+//!   started), and no `SELECT ... FOR UPDATE` is used. Before any row write,
+//!   a commit takes advisory locks on its claims and streams in one global
+//!   order, so that commits never wait for each other in a cycle.
 //! - **Group commit** runs many commits in one transaction, each inside its
 //!   own savepoint: a conflicting or duplicate one is rolled back to its
 //!   savepoint without touching the others, and one COMMIT (one WAL flush)
@@ -403,6 +405,106 @@ const HEAD_OF: &str = "SELECT head FROM streams WHERE stream = $1";
 const LAST_SEQS: &str = "SELECT w.i, coalesce((SELECT max(e.seq) FROM events e WHERE e.stream = w.s), 0) \
     FROM unnest($1::bytea[]) WITH ORDINALITY AS w(s, i) ORDER BY w.i";
 
+// --------------------------------------------------------------- lock order
+
+/// The first key of allot's advisory locks (PostgreSQL's two-`int4` form),
+/// which keeps them apart from other applications' advisory locks in the
+/// same database: the locks on single keys, and the one lock per schema that
+/// every commit takes shared and an oversized one takes exclusively.
+const LOCK_CLASS_KEY: i32 = 0x616c_6c6b; // "allk"
+const LOCK_CLASS_ALL: i32 = 0x616c_6c61; // "alla"
+/// A transaction that would lock more keys than this takes its schema's
+/// lock exclusively instead: advisory locks live in the server's shared lock
+/// table (`max_locks_per_transaction` per connection), row locks do not.
+const LOCKED_KEYS_PER_TRANSACTION_MAX: usize = 256;
+const LOCK_ALL_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1::int4, $2::int4)";
+const LOCK_ALL: &str = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
+/// In the array's order (a function scan returns its elements in order).
+const LOCK_KEYS: &str = "SELECT count(pg_advisory_xact_lock($1::int4, k)) FROM unnest($2::int4[]) AS k";
+
+/// The locks a transaction takes before its first row write, so that
+/// commits never wait for each other in a cycle (see `docs/postgres.md`,
+/// "Deadlocks"): a lock per claim and per stream it writes, named by a hash
+/// of the key, in ascending order, after its schema's lock taken shared.
+/// Every row a commit could wait for belongs to a key it holds the lock of,
+/// so commits wait only for these locks, which all take in one order. A
+/// hash collision only makes two commits wait for each other needlessly.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Locks {
+    /// The schema's lock (second key; a hash of the schema name).
+    scope: i32,
+    /// Takes the schema's lock exclusively and no key's (too many keys).
+    exclusive: bool,
+    /// Sorted, without repeats.
+    keys: Vec<i32>,
+}
+
+impl Locks {
+    fn of<'a>(schema: Option<&str>, plans: impl IntoIterator<Item = &'a Plan>) -> Self {
+        let schema = schema.unwrap_or("").as_bytes();
+        let mut keys = Vec::new();
+        for p in plans {
+            keys.extend(p.claim_keys.iter().map(|k| lock_hash(schema, b'c', k)));
+            keys.extend(p.writes.iter().map(|w| lock_hash(schema, b's', &w.key)));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let scope = lock_hash(schema, b'*', &[]);
+        if keys.len() > LOCKED_KEYS_PER_TRANSACTION_MAX {
+            return Self { scope, exclusive: true, keys: Vec::new() };
+        }
+        Self { scope, exclusive: false, keys }
+    }
+
+    fn any(&self) -> bool {
+        self.exclusive || !self.keys.is_empty()
+    }
+}
+
+/// FNV-1a (32 bits) of the schema, a kind tag and a key. Part of how every
+/// client of a database names its locks, so it must never change between
+/// builds (a std hasher may).
+fn lock_hash(schema: &[u8], tag: u8, key: &[u8]) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in schema.iter().chain(&[0xff, tag]).chain(key) {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h as i32
+}
+
+/// The prepared statements that take `l` (none if it names no lock).
+struct LockStatements {
+    all: Option<tokio_postgres::Statement>,
+    keys: Option<tokio_postgres::Statement>,
+}
+
+async fn prepare_locks(c: &ClientWrapper, l: &Locks) -> Result<LockStatements, Fail> {
+    let all = prepare_if(c, l.any(), if l.exclusive { LOCK_ALL } else { LOCK_ALL_SHARED }).await?;
+    let keys = prepare_if(c, !l.exclusive && !l.keys.is_empty(), LOCK_KEYS).await?;
+    Ok(LockStatements { all, keys })
+}
+
+/// Sends the statements that take `l`, in order (pipelined: the caller
+/// polls this future before the ones that write rows).
+async fn take_locks(c: &ClientWrapper, l: &Locks, st: &LockStatements) -> Result<(), tokio_postgres::Error> {
+    let all = async {
+        match &st.all {
+            Some(s) => c.execute(s, &[&LOCK_CLASS_ALL, &l.scope]).await.map(drop),
+            None => Ok(()),
+        }
+    };
+    let keys = async {
+        match &st.keys {
+            Some(s) => c.execute(s, &[&LOCK_CLASS_KEY, &l.keys]).await.map(drop),
+            None => Ok(()),
+        }
+    };
+    let (all, keys) = tokio::join!(biased; all, keys);
+    all?;
+    keys
+}
+
 /// One write of a commit, as planned.
 #[derive(Debug)]
 struct PlannedWrite {
@@ -518,15 +620,20 @@ async fn prepare_if(c: &ClientWrapper, want: bool, sql: &str) -> Result<Option<t
     c.prepare_cached(sql).await.map(Some).map_err(|e| classify(&e, Stage::BeforeCommit))
 }
 
-/// Sends `opener`, the claims insert and the conditional head writes in one
-/// round trip, and says whether the commit may go on.
-async fn check(c: &ClientWrapper, p: &Plan, opener: &str) -> Result<Check, Fail> {
+/// Sends `opener`, the locks (if any: see [`Locks`]), the claims insert and
+/// the conditional head writes in one round trip, and says whether the
+/// commit may go on.
+async fn check(c: &ClientWrapper, p: &Plan, opener: &str, locks: Option<&Locks>) -> Result<Check, Fail> {
+    let no_locks = Locks::default();
+    let locks = locks.unwrap_or(&no_locks);
+    let st_locks = prepare_locks(c, locks).await?;
     let st_claims = prepare_if(c, !p.claim_keys.is_empty(), INSERT_CLAIMS).await?;
     let st_ensure = prepare_if(c, !p.new_streams.is_empty(), ENSURE_STREAMS).await?;
     let st_heads = prepare_if(c, !p.writes.is_empty(), ADVANCE_HEADS).await?;
-    let (open, claims, ensure, heads) = tokio::join!(
+    let (open, locked, claims, ensure, heads) = tokio::join!(
         biased;
         c.batch_execute(opener),
+        take_locks(c, locks, &st_locks),
         async {
             match &st_claims {
                 Some(st) => c.query(st, &[&p.claim_keys, &p.claim_records]).await,
@@ -548,6 +655,7 @@ async fn check(c: &ClientWrapper, p: &Plan, opener: &str) -> Result<Check, Fail>
     );
     let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
     open.map_err(before)?;
+    locked.map_err(before)?;
     let claims = claims.map_err(before)?;
     ensure.map_err(before)?;
     let heads = heads.map_err(before)?;
@@ -698,9 +806,9 @@ async fn apply(
 }
 
 /// One commit, in its own transaction.
-async fn commit_tx(c: &ClientWrapper, p: &Plan) -> Result<CommitOutcome, Fail> {
+async fn commit_tx(c: &ClientWrapper, p: &Plan, locks: &Locks) -> Result<CommitOutcome, Fail> {
     let opener = if p.checks() {
-        match check(c, p, BEGIN).await? {
+        match check(c, p, BEGIN, Some(locks)).await? {
             Check::Go => None,
             Check::Duplicate(i) => return duplicate(c, p, i, "ROLLBACK").await,
             Check::Conflict(i) => return conflict(c, p, i, "ROLLBACK").await,
@@ -716,10 +824,20 @@ async fn commit_tx(c: &ClientWrapper, p: &Plan) -> Result<CommitOutcome, Fail> {
     }
 }
 
-/// Many commits in one transaction, each in its own savepoint.
-async fn group_tx(c: &ClientWrapper, plans: &[Option<Plan>]) -> Result<Vec<Option<CommitOutcome>>, Fail> {
+/// Many commits in one transaction, each in its own savepoint. The whole
+/// group's locks come first: members taking their rows one after another
+/// would otherwise lock in group order, and two groups naming the same rows
+/// in different orders would each wait for the other.
+async fn group_tx(
+    c: &ClientWrapper,
+    plans: &[Option<Plan>],
+    locks: &Locks,
+) -> Result<Vec<Option<CommitOutcome>>, Fail> {
     let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
-    c.batch_execute(BEGIN).await.map_err(before)?;
+    let st_locks = prepare_locks(c, locks).await?;
+    let (open, locked) = tokio::join!(biased; c.batch_execute(BEGIN), take_locks(c, locks, &st_locks));
+    open.map_err(before)?;
+    locked.map_err(before)?;
     let mut out = Vec::with_capacity(plans.len());
     let mut wrote = false;
     for p in plans {
@@ -727,7 +845,7 @@ async fn group_tx(c: &ClientWrapper, plans: &[Option<Plan>]) -> Result<Vec<Optio
             out.push(None);
             continue;
         };
-        let o = match check(c, p, SAVEPOINT).await? {
+        let o = match check(c, p, SAVEPOINT, None).await? {
             Check::Duplicate(i) => duplicate(c, p, i, ROLLBACK_TO).await?,
             Check::Conflict(i) => conflict(c, p, i, ROLLBACK_TO).await?,
             Check::Go => match apply(c, p, None, RELEASE, Stage::BeforeCommit).await? {
@@ -751,18 +869,18 @@ async fn group_tx(c: &ClientWrapper, plans: &[Option<Plan>]) -> Result<Vec<Optio
     Ok(out)
 }
 
-async fn commit_attempt(pool: &Pool, p: &Plan) -> Result<CommitOutcome, Fail> {
+async fn commit_attempt(pool: &Pool, p: &Plan, locks: &Locks) -> Result<CommitOutcome, Fail> {
     let c = pool.get().await.map_err(pool_error)?;
-    let r = commit_tx(&c, p).await;
+    let r = commit_tx(&c, p, locks).await;
     if r.is_err() {
         discard(c);
     }
     r
 }
 
-async fn group_attempt(pool: &Pool, plans: &[Option<Plan>]) -> Result<Vec<Option<CommitOutcome>>, Fail> {
+async fn group_attempt(pool: &Pool, plans: &[Option<Plan>], locks: &Locks) -> Result<Vec<Option<CommitOutcome>>, Fail> {
     let c = pool.get().await.map_err(pool_error)?;
-    let r = group_tx(&c, plans).await;
+    let r = group_tx(&c, plans, locks).await;
     if r.is_err() {
         discard(c);
     }
@@ -830,8 +948,9 @@ impl Store for PgStore {
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         let plan = Plan::of(commit)?;
+        let locks = Locks::of(self.schema(), [&plan]);
         let inner = self.inner.clone();
-        self.run(async move { retrying!(inner, commit_attempt(&inner.pool, &plan)) }).await
+        self.run(async move { retrying!(inner, commit_attempt(&inner.pool, &plan, &locks)) }).await
     }
 
     async fn commit_group(&self, commits: &[Commit]) -> Result<Vec<Result<CommitOutcome, InputError>>, StoreError> {
@@ -852,8 +971,9 @@ impl Store for PgStore {
         if plans.iter().all(Option::is_none) {
             return Ok(invalid.into_iter().flatten().map(Err).collect());
         }
+        let locks = Locks::of(self.schema(), plans.iter().flatten());
         let inner = self.inner.clone();
-        let outcomes = self.run(async move { retrying!(inner, group_attempt(&inner.pool, &plans)) }).await?;
+        let outcomes = self.run(async move { retrying!(inner, group_attempt(&inner.pool, &plans, &locks)) }).await?;
         Ok(outcomes
             .into_iter()
             .zip(invalid)
@@ -979,6 +1099,66 @@ mod tests {
         let (sql, params) = scan("k", "t", "k", "", &KeyRange { reverse: true, ..KeyRange::all(3) }).unwrap();
         assert_eq!(sql, "SELECT k FROM t WHERE k >= $1 ORDER BY k DESC LIMIT $2");
         assert_eq!(params.len(), 2);
+    }
+
+    /// A commit writing `units`' main streams, with one claim.
+    fn booking_plan(actor: &str, units: &[&str]) -> Plan {
+        let writes = units
+            .iter()
+            .map(|u| StreamWrite {
+                stream: StreamId::new(&UnitId::new(u).unwrap(), Part::Main),
+                expected: 0,
+                events: vec![Event::UnitRetired { at: 1 }],
+            })
+            .collect();
+        let booking = BookingId::new(actor, "k").unwrap();
+        let record = ClaimRecord {
+            request: vec![1],
+            unit: UnitId::new(units[0]).unwrap(),
+            span: allot_core::Span::Whole,
+            qty: 1,
+            hold: None,
+            seat: 1,
+            at: 1,
+        };
+        let c = Commit { writes, claims: vec![allot_core::store::Claim { booking, record }], ..Commit::default() };
+        Plan::of(&c).unwrap()
+    }
+
+    #[test]
+    fn locks_cover_the_claims_and_streams_of_a_group_in_one_order() {
+        let (a, b) = (booking_plan("x", &["u1", "u2"]), booking_plan("y", &["u2", "u3"]));
+        let ab = Locks::of(Some("s"), [&a, &b]);
+        // Two claims, three distinct streams: u2 is locked once.
+        assert_eq!(ab.keys.len(), 5);
+        assert!(ab.keys.windows(2).all(|w| w[0] < w[1]), "ascending, no repeats: {:?}", ab.keys);
+        assert!(!ab.exclusive);
+        // The order of the members does not change the locks.
+        assert_eq!(Locks::of(Some("s"), [&b, &a]), ab);
+        // Another schema names other locks (its commits never wait for these).
+        let other = Locks::of(Some("t"), [&a, &b]);
+        assert_ne!(other.scope, ab.scope);
+        assert!(other.keys.iter().all(|k| !ab.keys.contains(k)));
+    }
+
+    #[test]
+    fn too_many_keys_take_the_schema_lock_alone() {
+        let units: Vec<String> = (0..LOCKED_KEYS_PER_TRANSACTION_MAX).map(|i| format!("u{i}")).collect();
+        let names: Vec<&str> = units.iter().map(String::as_str).collect();
+        // The claim's lock is one more than the streams'.
+        let big = booking_plan("x", &names);
+        let l = Locks::of(None, [&big]);
+        assert!(l.exclusive && l.keys.is_empty() && l.any());
+        let fits = booking_plan("x", &names[1..]);
+        let l = Locks::of(None, [&fits]);
+        assert!(!l.exclusive && l.keys.len() == LOCKED_KEYS_PER_TRANSACTION_MAX);
+    }
+
+    /// Every client of a database must name a key's lock the same way: the
+    /// hash is FNV-1a over schema, 0xff, kind and key (value computed apart).
+    #[test]
+    fn lock_names_do_not_change_between_builds() {
+        assert_eq!(lock_hash(b"bench", b'c', b"k"), 732_832_312);
     }
 
     #[test]

@@ -316,6 +316,74 @@ fn group_commits_race_single_commits() {
     pollster::block_on(store.drop_schema()).unwrap();
 }
 
+/// Two group commits over the same streams in opposite orders, started
+/// together: without one lock order across the whole group, each would lock
+/// its first members' rows and wait for the other's, a deadlock PostgreSQL
+/// only breaks after `deadlock_timeout` (1 s) by aborting one of them (which
+/// the store then retries). Every member must end committed or in conflict
+/// without a single retry, and each stream gets exactly one append a round.
+#[test]
+fn group_commits_in_opposite_orders_do_not_deadlock() {
+    opposite_order_groups(24, 8);
+}
+
+/// The same with groups too big to lock key by key (200 claims and 200
+/// streams each): they take their schema's lock exclusively instead.
+#[test]
+fn oversized_group_commits_do_not_deadlock_either() {
+    opposite_order_groups(200, 3);
+}
+
+fn opposite_order_groups(stream_count: usize, rounds: usize) {
+    let store = fresh("group_order", PgOptions { max_connections: 4, ..PgOptions::default() });
+    let streams: Vec<StreamId> = (0..stream_count).map(|i| sid(&format!("o{i}"))).collect();
+    let barrier = Barrier::new(2);
+    let committed = AtomicU64::new(0);
+    for round in 0..rounds {
+        let expected = round as u64;
+        std::thread::scope(|s| {
+            for t in 0..2 {
+                let (store, streams, barrier, committed) = (&store, &streams, &barrier, &committed);
+                s.spawn(move || {
+                    let mut order: Vec<usize> = (0..stream_count).collect();
+                    if t == 1 {
+                        order.reverse();
+                    }
+                    let group: Vec<Commit> = order
+                        .iter()
+                        .map(|&i| {
+                            let key = format!("{round}-{i}");
+                            let mut c = Commit {
+                                writes: vec![append(&streams[i], expected, vec![booked(&format!("t{t}"), &key)])],
+                                ..Commit::default()
+                            };
+                            c.claims.push(claim(&format!("t{t}"), &key, &format!("o{i}")));
+                            c
+                        })
+                        .collect();
+                    barrier.wait();
+                    let out = pollster::block_on(store.commit_group(&group)).unwrap();
+                    for o in &out {
+                        match o {
+                            Ok(CommitOutcome::Committed) => {
+                                committed.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(CommitOutcome::Conflict { actual, .. }) => assert_eq!(*actual, expected + 1),
+                            other => panic!("round {round}, group {t}: {other:?}"),
+                        }
+                    }
+                });
+            }
+        });
+        for (i, st) in streams.iter().enumerate() {
+            assert_eq!(head(&store, st), expected + 1, "round {round}: stream o{i}");
+        }
+    }
+    assert_eq!(committed.load(Ordering::SeqCst), (stream_count * rounds) as u64);
+    assert_eq!(store.stats().retried, 0, "a group was rolled back and retried (deadlock)");
+    pollster::block_on(store.drop_schema()).unwrap();
+}
+
 /// The `(stream, seq)` primary key is the last line: even if a stream's head
 /// row were behind its events (it never is: they are written in the same
 /// transaction), a writer expecting that stale head gets a unique violation
