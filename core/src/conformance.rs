@@ -166,6 +166,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         decide_group_on_a_followed_feed_checks_too,
         last_seat_race,
         booking_lifecycle_and_verify,
+        vacancy_epoch_moves_when_room_may_come_back,
     );
     report
 }
@@ -683,6 +684,47 @@ async fn feed_all<S: Store>(s: &S, after: FeedPos, limit: u32) -> Result<(FeedPo
         }
     }
     Err("the feed never ended".into())
+}
+
+/// The vacancy epoch (optional): bookings and confirmations keep it, what
+/// may give room back moves it (a cancel, alone or in a group; unit rows),
+/// what did not apply does not count, and `at_max` follows event times.
+async fn vacancy_epoch_moves_when_room_may_come_back<S: Store>(s: &S) -> CaseResult {
+    let Some(origin) = st(s.vacancy_epoch().await, "vacancy_epoch")? else { return Err(SKIP.into()) };
+    let read = || async { st(s.vacancy_epoch().await, "vacancy_epoch")?.ok_or_else(|| String::from("it went away")) };
+    let (x, y) = (main_stream("x"), main_stream("y"));
+    let mut book = write(x.clone(), 0, vec![booked("a", "1", 10)]);
+    book.claims.push(claim("a", "1", "x"));
+    ensure!(st(s.commit(&book).await, "booking")? == CommitOutcome::Committed, "booking x");
+    let confirm = write(x.clone(), 1, vec![Event::Confirmed { booking: bid("a", "1"), at: 20 }]);
+    ensure!(st(s.commit(&confirm).await, "confirm")? == CommitOutcome::Committed, "confirming x");
+    let booked_only = read().await?;
+    ensure!(booked_only.epoch == origin.epoch, "a booking and a confirmation moved it: {origin:?} -> {booked_only:?}");
+    ensure!(booked_only.at_max >= 20, "at_max below the latest event's time (20): {booked_only:?}");
+    // A cancel that conflicts applies nothing.
+    let stale = write(x.clone(), 0, vec![Event::Cancelled { booking: bid("a", "1"), at: 30 }]);
+    ensure!(matches!(st(s.commit(&stale).await, "stale")?, CommitOutcome::Conflict { .. }), "stale cancel");
+    ensure!(read().await?.epoch == origin.epoch, "a cancel that did not apply moved it");
+    let cancel = write(x.clone(), 2, vec![Event::Cancelled { booking: bid("a", "1"), at: 40 }]);
+    ensure!(st(s.commit(&cancel).await, "cancel")? == CommitOutcome::Committed, "cancelling x");
+    let cancelled = read().await?;
+    ensure!(cancelled.epoch != origin.epoch, "a cancel did not move it: {cancelled:?}");
+    ensure!(cancelled.at_max >= 40, "at_max below the latest event's time (40): {cancelled:?}");
+    // In a group, with a booking beside it.
+    let group = [
+        write(y.clone(), 0, vec![booked("b", "1", 50)]),
+        write(y.clone(), 1, vec![Event::Released { booking: bid("b", "1"), at: 60 }]),
+    ];
+    let out = st(s.commit_group(&group).await, "group")?;
+    ensure!(out.iter().all(|o| o == &Ok(CommitOutcome::Committed)), "group: {out:?}");
+    let released = read().await?;
+    ensure!(released.epoch != cancelled.epoch, "a release in a group did not move it: {released:?}");
+    ensure!(released.at_max >= 60, "at_max below the latest event's time (60): {released:?}");
+    // Unit rows (a unit defined or replaced can be room).
+    let put = Commit { units: vec![row("u1", 1, vec![vec![1]])], ..Commit::default() };
+    ensure!(st(s.commit(&put).await, "units")? == CommitOutcome::Committed, "putting a row");
+    ensure!(read().await?.epoch != released.epoch, "a unit row did not move it");
+    Ok(())
 }
 
 async fn feed_reports_appends_in_commit_order<S: Store>(s: &S) -> CaseResult {

@@ -54,7 +54,7 @@ use allot_core::error::{DecodeError, InputError, StoreError};
 use allot_core::event::{ClaimRecord, Event, UnitRow};
 use allot_core::key;
 use allot_core::model::{BookingId, Seq, StreamId, UnitId};
-use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice};
+use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice, VacancyEpoch};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
@@ -391,8 +391,19 @@ const ENSURE_STREAMS: &str = "INSERT INTO streams (stream, head) \
 const ADVANCE_HEADS: &str = "UPDATE streams AS t SET head = w.new_head \
     FROM unnest($1::bytea[], $2::int8[], $3::int8[]) AS w(stream, expected, new_head) \
     WHERE t.stream = w.stream AND t.head = w.expected RETURNING t.stream";
-const INSERT_EVENTS: &str = "INSERT INTO events (stream, seq, body) \
-    SELECT s, q, b FROM unnest($1::bytea[], $2::int8[], $3::bytea[]) AS e(s, q, b)";
+const INSERT_EVENTS: &str = "INSERT INTO events (stream, seq, body, at) \
+    SELECT s, q, b, t FROM unnest($1::bytea[], $2::int8[], $3::bytea[], $4::int8[]) AS e(s, q, b, t)";
+/// Moves the vacancy epoch (one of its counters): the last row write of a
+/// transaction, sent with its COMMIT, so that a commit never holds a counter
+/// while it waits for anything else.
+const MOVE_VACANCY: &str = "UPDATE vacancy SET epoch = epoch + 1 WHERE shard = $1";
+/// The counters (`vacancy` rows) the epoch is split into.
+const VACANCY_SHARDS: u32 = 16;
+/// The epoch, the latest event time, and whether an event has no time (one
+/// written before schema version 2): one statement, one snapshot.
+const READ_VACANCY: &str = "SELECT (SELECT coalesce(sum(epoch), 0) FROM vacancy)::int8, \
+    (SELECT coalesce(max(at), 0) FROM events)::int8, \
+    EXISTS (SELECT 1 FROM events WHERE at IS NULL)";
 const PUT_UNITS: &str = "INSERT INTO units (unit, body) \
     SELECT u, b FROM unnest($1::bytea[], $2::bytea[]) AS r(u, b) \
     ON CONFLICT (unit) DO UPDATE SET body = excluded.body";
@@ -532,10 +543,14 @@ struct Plan {
     ev_streams: Vec<Vec<u8>>,
     ev_seqs: Vec<i64>,
     ev_bodies: Vec<Vec<u8>>,
+    ev_ats: Vec<i64>,
     unit_keys: Vec<Vec<u8>>,
     unit_bodies: Vec<Vec<u8>>,
     entry_keys: Vec<Vec<u8>>,
     entry_units: Vec<Vec<u8>>,
+    /// The vacancy counter this commit moves, if it may give room back
+    /// ([`Commit::may_vacate`]).
+    vacates: Option<i16>,
 }
 
 impl Plan {
@@ -567,6 +582,8 @@ impl Plan {
                 p.ev_streams.push(k.clone());
                 p.ev_seqs.push(expected.saturating_add(j as i64 + 1));
                 p.ev_bodies.push(ev.encode());
+                // validate() keeps times at most TIME_MAX (2^53 - 1).
+                p.ev_ats.push(i64::try_from(ev.at()).unwrap_or(i64::MAX));
             }
             heads.push((k.clone(), expected, new_head));
             p.writes.push(PlannedWrite { stream: w.stream.clone(), key: k, expected: w.expected });
@@ -594,6 +611,12 @@ impl Plan {
         for (k, u) in entries {
             p.entry_keys.push(k);
             p.entry_units.push(u);
+        }
+        if c.may_vacate() {
+            // Spread over the counters by what the commit writes first.
+            let first = p.writes.first().map(|w| &w.key).or(p.unit_keys.first()).or(p.claim_keys.first());
+            let h = lock_hash(&[], b'v', first.map_or(&[][..], Vec::as_slice)) as u32;
+            p.vacates = Some((h % VACANCY_SHARDS) as i16);
         }
         Ok(p)
     }
@@ -743,14 +766,16 @@ async fn apply(
     c: &ClientWrapper,
     p: &Plan,
     opener: Option<&str>,
+    vacate: Option<i16>,
     closer: &str,
     closer_stage: Stage,
 ) -> Result<Applied, Fail> {
+    let st_vacancy = prepare_if(c, vacate.is_some(), MOVE_VACANCY).await?;
     let st_ev = prepare_if(c, !p.ev_streams.is_empty(), INSERT_EVENTS).await?;
     let st_units = prepare_if(c, !p.unit_keys.is_empty(), PUT_UNITS).await?;
     let st_del = prepare_if(c, !p.unit_keys.is_empty(), DELETE_ENTRIES).await?;
     let st_entries = prepare_if(c, !p.entry_keys.is_empty(), INSERT_ENTRIES).await?;
-    let (open, events, units, del, entries, close) = tokio::join!(
+    let (open, events, units, del, entries, vacancy, close) = tokio::join!(
         biased;
         async {
             match opener {
@@ -760,7 +785,7 @@ async fn apply(
         },
         async {
             match &st_ev {
-                Some(st) => c.execute(st, &[&p.ev_streams, &p.ev_seqs, &p.ev_bodies]).await.map(drop),
+                Some(st) => c.execute(st, &[&p.ev_streams, &p.ev_seqs, &p.ev_bodies, &p.ev_ats]).await.map(drop),
                 None => Ok(()),
             }
         },
@@ -782,9 +807,10 @@ async fn apply(
                 None => Ok(()),
             }
         },
+        move_vacancy(c, st_vacancy.as_ref(), vacate),
         c.batch_execute(closer),
     );
-    let first_error = [&open, &events, &units, &del, &entries].into_iter().find_map(|r| r.as_ref().err());
+    let first_error = [&open, &events, &units, &del, &entries, &vacancy].into_iter().find_map(|r| r.as_ref().err());
     if let Some(e) = first_error {
         if e.as_db_error().is_none() {
             // The connection broke with the closer in the same pipeline.
@@ -805,6 +831,18 @@ async fn apply(
     Ok(Applied::Done)
 }
 
+/// Moves vacancy counter `shard` (if any) with the prepared `st`.
+async fn move_vacancy(
+    c: &ClientWrapper,
+    st: Option<&tokio_postgres::Statement>,
+    shard: Option<i16>,
+) -> Result<(), tokio_postgres::Error> {
+    match (st, shard) {
+        (Some(st), Some(shard)) => c.execute(st, &[&shard]).await.map(drop),
+        _ => Ok(()),
+    }
+}
+
 /// One commit, in its own transaction.
 async fn commit_tx(c: &ClientWrapper, p: &Plan, locks: &Locks) -> Result<CommitOutcome, Fail> {
     let opener = if p.checks() {
@@ -817,7 +855,7 @@ async fn commit_tx(c: &ClientWrapper, p: &Plan, locks: &Locks) -> Result<CommitO
         // Nothing to check (unit rows only): one round trip.
         Some(BEGIN)
     };
-    match apply(c, p, opener, "COMMIT", Stage::Commit).await? {
+    match apply(c, p, opener, p.vacates, "COMMIT", Stage::Commit).await? {
         Applied::Done => Ok(CommitOutcome::Committed),
         // The COMMIT after the failed insert rolled back; look outside.
         Applied::EventKeyTaken => event_key_conflict(c, p, Stage::Read).await,
@@ -840,6 +878,10 @@ async fn group_tx(
     locked.map_err(before)?;
     let mut out = Vec::with_capacity(plans.len());
     let mut wrote = false;
+    // One counter for the whole group, moved with its COMMIT (a transaction
+    // holding two counters could wait for another holding them the other
+    // way round).
+    let mut vacates = None;
     for p in plans {
         let Some(p) = p else {
             out.push(None);
@@ -848,9 +890,10 @@ async fn group_tx(
         let o = match check(c, p, SAVEPOINT, None).await? {
             Check::Duplicate(i) => duplicate(c, p, i, ROLLBACK_TO).await?,
             Check::Conflict(i) => conflict(c, p, i, ROLLBACK_TO).await?,
-            Check::Go => match apply(c, p, None, RELEASE, Stage::BeforeCommit).await? {
+            Check::Go => match apply(c, p, None, None, RELEASE, Stage::BeforeCommit).await? {
                 Applied::Done => {
                     wrote = true;
+                    vacates = vacates.or(p.vacates);
                     CommitOutcome::Committed
                 }
                 Applied::EventKeyTaken => {
@@ -862,7 +905,14 @@ async fn group_tx(
         out.push(Some(o));
     }
     if wrote {
-        c.batch_execute("COMMIT").await.map_err(|e| classify(&e, Stage::Commit))?;
+        let st = prepare_if(c, vacates.is_some(), MOVE_VACANCY).await?;
+        let (vacancy, commit) = tokio::join!(biased; move_vacancy(c, st.as_ref(), vacates), c.batch_execute("COMMIT"));
+        if let Err(e) = vacancy {
+            // The COMMIT after it rolled back (or the connection broke with
+            // the COMMIT in the same pipeline).
+            return Err(classify(&e, if e.as_db_error().is_some() { Stage::BeforeCommit } else { Stage::Commit }));
+        }
+        commit.map_err(|e| classify(&e, Stage::Commit))?;
     } else {
         c.batch_execute("ROLLBACK").await.map_err(before)?;
     }
@@ -983,6 +1033,20 @@ impl Store for PgStore {
                 (None, None) => Err(InputError::CommitEmpty),
             })
             .collect())
+    }
+
+    /// `None` while an event written before schema version 2 has no time
+    /// (the latest time could not be bounded).
+    async fn vacancy_epoch(&self) -> Result<Option<VacancyEpoch>, StoreError> {
+        let rows = self.query(READ_VACANCY.into(), Vec::new()).await?;
+        let row = rows.first().ok_or_else(|| corrupt("vacancy", "no row"))?;
+        let (epoch, at_max, untimed): (i64, i64, bool) = (col(row, 0)?, col(row, 1)?, col(row, 2)?);
+        if untimed {
+            return Ok(None);
+        }
+        // A counter only grows from 0; wrapping would take 2^63 commits.
+        let epoch = u64::try_from(epoch).map_err(|_| corrupt("vacancy", "a negative epoch"))?;
+        Ok(Some(VacancyEpoch { epoch, at_max: u64::try_from(at_max).unwrap_or(0) }))
     }
 
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {

@@ -22,10 +22,11 @@ pub struct Migration {
 
 /// Every migration, in the order they apply. Append only: a released
 /// migration is never edited (databases out there have applied it).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "streams, events, claims, unit rows, index entries",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "streams, events, claims, unit rows, index entries",
+        sql: "
 -- One row per stream that was ever written or guarded at 0: its head (last
 -- seq). Every commit updates the row of every stream it names with a
 -- conditional write (head = expected), which is what makes append-expect
@@ -60,7 +61,28 @@ CREATE TABLE index_entries (
 );
 CREATE INDEX index_entries_by_unit ON index_entries (unit);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "the vacancy epoch: counters moved by commits that may give room back, event times",
+        sql: "
+-- The vacancy epoch (allot-core's store documentation): the sum of these
+-- counters moves with every commit that may give room back (a cancel or
+-- release, unit rows). Several rows, each such commit adding to one, so
+-- that they rarely wait for each other's row; bookings never touch them.
+CREATE TABLE vacancy (
+    shard SMALLINT PRIMARY KEY,
+    epoch BIGINT NOT NULL
+);
+INSERT INTO vacancy (shard, epoch) SELECT s, 0 FROM generate_series(0, 15) AS s;
+-- Each event's time (its `at`), so that the latest one is one index probe
+-- away. NULL for events written before this version: while any is left, the
+-- store reports no vacancy epoch.
+ALTER TABLE events ADD COLUMN at BIGINT;
+CREATE INDEX events_by_at ON events (at);
+",
+    },
+];
 
 /// The schema version this build creates and reads.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -43,6 +43,11 @@ fn store_conformance() {
         assert_eq!(pollster::block_on(s.schema_version()).unwrap(), allot_pg::SCHEMA_VERSION);
     }
     report.assert_ok();
+    assert!(
+        report.passed.contains(&"vacancy_epoch_moves_when_room_may_come_back"),
+        "the store keeps a vacancy epoch: {:?}",
+        report.skipped
+    );
     for s in factory.made.drain(..) {
         pollster::block_on(s.drop_schema()).unwrap();
     }

@@ -25,7 +25,9 @@ async fn idb_store_conforms_in_a_page() {
     let report = conformance::run(&mut Fresh).await;
     report.assert_ok();
     assert!(report.passed.len() >= 21, "cases: {:?}", report.passed);
-    assert!(report.skipped.is_empty(), "IndexedDB keeps a change feed: {:?}", report.skipped);
+    // IndexedDB keeps a change feed, but no vacancy epoch (a client that
+    // follows the feed walks a sold-out range in its own memory).
+    assert_eq!(report.skipped, ["vacancy_epoch_moves_when_room_may_come_back"], "skipped");
 }
 
 async fn define_tour(store: &IdbStore, capacity: u32) {

@@ -14,5 +14,7 @@ async fn idb_store_conforms_in_a_worker() {
     let report = conformance::run(&mut common::Fresh).await;
     report.assert_ok();
     assert!(report.passed.len() >= 21, "cases: {:?}", report.passed);
-    assert!(report.skipped.is_empty(), "skipped: {:?}", report.skipped);
+    // IndexedDB keeps a change feed, but no vacancy epoch (a client that
+    // follows the feed walks a sold-out range in its own memory).
+    assert_eq!(report.skipped, ["vacancy_epoch_moves_when_room_may_come_back"], "skipped");
 }
