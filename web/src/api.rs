@@ -180,8 +180,21 @@ type JsFuture = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 /// One `future_to_promise` for the whole API: boxed, every method shares
 /// its spawning and settling code instead of getting a copy of it (about
 /// 20 copies, one per exported async function).
-fn promise(f: JsFuture) -> Promise {
-    future_to_promise(f)
+///
+/// The future is polled once right away: an operation that needs no store
+/// round trip (every one on the in-memory store, many on a warm cache)
+/// settles then, and its promise is made settled, with no task spawned. One
+/// that is still pending goes to `future_to_promise`, whose task polls it
+/// again first thing: that poll registers the task's waker in place of the
+/// no-op one, and a wake-up sent in between only means that this poll finds
+/// the future further on (futures check their state on every poll).
+fn promise(mut f: JsFuture) -> Promise {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Ok(v)) => Promise::resolve(&v),
+        std::task::Poll::Ready(Err(e)) => Promise::reject(&e),
+        std::task::Poll::Pending => future_to_promise(f),
+    }
 }
 
 impl Db {
