@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite, one command: builds what it measures (native release,
-# the npm package, the demo), runs every benchmark and writes BENCHMARKS.md
+# the npm package, the demo), runs every benchmark (the PostgreSQL ones on a
+# throwaway local server) and writes BENCHMARKS.md
 # with the plots docs/bench/scale.svg and docs/bench/browser.svg.
 #
 #   scripts/bench.sh [--runs 3] [--max-rooms 1000000] [--wasm-rooms 10000] [--criterion]
@@ -13,4 +14,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -p allot-tests --bins >&2
 web/build.sh >&2
 demo/run.sh build-if-needed >&2
-exec python3 scripts/bench/run.py "$@"
+# The PostgreSQL rows run against a throwaway server on 127.0.0.1 that
+# scripts/pg.sh starts for the suite and removes afterwards.
+scripts/pg.sh install >&2
+exec scripts/pg.sh run -- python3 scripts/bench/run.py "$@"

@@ -198,6 +198,29 @@ def wasm_vs_native(runs, n, batch=1):
     return {"node": w, "native": nat, "node_cmd": rel(node_cmd), "native_cmd": rel(nat_cmd), "n": n}
 
 
+def postgres(runs):
+    """The holiday rush on PostgreSQL, when scripts/bench.sh started a
+    throwaway server (ALLOT_PG_URL); None otherwise."""
+    url = os.environ.get("ALLOT_PG_URL")
+    if not url:
+        return None
+    cases = [
+        ("1,000 rooms, all eligible, batch 1", []),
+        ("1,000 rooms, all eligible, batch 16", ["--batch", "16"]),
+        ("232 of 1,000 rooms eligible (768 sessions told sold out), batch 1", ["--price-max", "999999999"]),
+        ("232 of 1,000 rooms eligible, batch 16", ["--price-max", "999999999", "--batch", "16"]),
+    ]
+    out = []
+    for label, extra in cases:
+        cmd = [ALLOT, "holiday", "--store", url, "--hotels", "20", "--rooms-per-hotel", "50", "--sessions", "1000",
+               "--workers", "16"] + extra
+        rs = [run(cmd, "holiday_rush_done") for _ in range(runs)]
+        for r in rs:
+            assert r["booked"] == r["verified_booked"] and r["double_booked"] == 0 and r["failed_sessions"] == 0, r
+        out.append({"label": label, "runs": rs, "cmd": rel(cmd).replace(url, '"$ALLOT_PG_URL"')})
+    return out
+
+
 def size():
     path = os.path.join(ROOT, "web/pkg/web/allot_web_bg.wasm")
     raw = open(path, "rb").read()
@@ -249,6 +272,7 @@ def main():
     # both sides run for a while. (The target row stays at --wasm-rooms.)
     w100 = wasm_vs_native(a.runs, a.wasm_rooms * 10)
     sc = scale(a.runs, a.max_rooms)
+    pg = postgres(a.runs)
     sz = size()
     cr = criterion() if a.criterion else None
 
@@ -350,6 +374,20 @@ def main():
     for i, (x, y) in enumerate(zip(w100["node"], w100["native"])):
         L.append(f"| {i + 1} | {x['wall_secs']:.3f} | {y['wall_secs']:.3f} |")
     L.append(f"\nRatio of medians: {wm100 / nm100:.2f}x.\n")
+    L.append("## PostgreSQL (holiday rush, 16 workers, a throwaway server on loopback)\n")
+    if pg:
+        L.append("Not a target of the issue: the same core on the PostgreSQL store (`pg/`), against a fresh cluster "
+                 "that `scripts/pg.sh` starts on 127.0.0.1 with its defaults (durable commits: each one waits for "
+                 "its WAL flush).\n")
+        L.append("| run | median wall_secs | runs | read_queries (median) | conflicts (median) | command |")
+        L.append("|---|---|---|---|---|---|")
+        for c in pg:
+            L.append(f"| {c['label']} | {median(c['runs'], 'wall_secs'):.3f} | "
+                     f"{', '.join('%.3f' % r['wall_secs'] for r in c['runs'])} | "
+                     f"{median(c['runs'], 'read_queries'):.0f} | {median(c['runs'], 'conflicts'):.0f} | `{c['cmd']}` |")
+        L.append("")
+    else:
+        L.append("Not run (no `ALLOT_PG_URL`: `scripts/bench.sh` runs it inside `scripts/pg.sh run`).\n")
     L.append("## Size\n")
     L.append(f"`{sz['path']}` (built by `web/build.sh`, wasm-opt -Oz): {sz['raw']:,} bytes, "
              f"{sz['gzip']:,} bytes with gzip -9.\n")
