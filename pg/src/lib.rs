@@ -646,9 +646,7 @@ async fn prepare_if(c: &ClientWrapper, want: bool, sql: &str) -> Result<Option<t
 /// Sends `opener`, the locks (if any: see [`Locks`]), the claims insert and
 /// the conditional head writes in one round trip, and says whether the
 /// commit may go on.
-async fn check(c: &ClientWrapper, p: &Plan, opener: &str, locks: Option<&Locks>) -> Result<Check, Fail> {
-    let no_locks = Locks::default();
-    let locks = locks.unwrap_or(&no_locks);
+async fn check(c: &ClientWrapper, p: &Plan, opener: &str, locks: &Locks) -> Result<Check, Fail> {
     let st_locks = prepare_locks(c, locks).await?;
     let st_claims = prepare_if(c, !p.claim_keys.is_empty(), INSERT_CLAIMS).await?;
     let st_ensure = prepare_if(c, !p.new_streams.is_empty(), ENSURE_STREAMS).await?;
@@ -846,7 +844,7 @@ async fn move_vacancy(
 /// One commit, in its own transaction.
 async fn commit_tx(c: &ClientWrapper, p: &Plan, locks: &Locks) -> Result<CommitOutcome, Fail> {
     let opener = if p.checks() {
-        match check(c, p, BEGIN, Some(locks)).await? {
+        match check(c, p, BEGIN, locks).await? {
             Check::Go => None,
             Check::Duplicate(i) => return duplicate(c, p, i, "ROLLBACK").await,
             Check::Conflict(i) => return conflict(c, p, i, "ROLLBACK").await,
@@ -887,7 +885,8 @@ async fn group_tx(
             out.push(None);
             continue;
         };
-        let o = match check(c, p, SAVEPOINT, None).await? {
+        // The group's locks are held already.
+        let o = match check(c, p, SAVEPOINT, &Locks::default()).await? {
             Check::Duplicate(i) => duplicate(c, p, i, ROLLBACK_TO).await?,
             Check::Conflict(i) => conflict(c, p, i, ROLLBACK_TO).await?,
             Check::Go => match apply(c, p, None, None, RELEASE, Stage::BeforeCommit).await? {
