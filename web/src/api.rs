@@ -189,6 +189,7 @@ type JsFuture = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 /// no-op one, and a wake-up sent in between only means that this poll finds
 /// the future further on (futures check their state on every poll).
 fn promise(mut f: JsFuture) -> Promise {
+    crate::heap::reserve();
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match f.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(Ok(v)) => Promise::resolve(&v),

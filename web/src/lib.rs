@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod error;
+pub mod heap;
 pub mod idb;
 pub mod js;
 

@@ -1,0 +1,29 @@
+//! `heap::reserve` in real wasm: after it, allocations that fit the
+//! reserved step are cut from the allocator's free top chunk, and wasm
+//! memory does not grow.
+
+use allot_web::heap;
+use core::arch::wasm32::memory_size;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const PAGE_BYTES: usize = 64 << 10;
+
+#[wasm_bindgen_test]
+fn small_allocations_after_a_reserve_do_not_grow_memory() {
+    // Grow memory first, so that the allocator's top chunk is nearly used
+    // up and the next reserve sees memory it has not seen.
+    let grown: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; PAGE_BYTES]).collect();
+    heap::reserve();
+    let pages = memory_size::<0>();
+    // The step is at least half of memory: allocate a third of memory in
+    // 1 KiB pieces. Without the reserve, this grows memory page by page.
+    let pieces = pages * PAGE_BYTES / 3 / 1024;
+    let kept: Vec<Vec<u8>> = (0..pieces).map(|i| vec![i as u8; 1024]).collect();
+    assert_eq!(memory_size::<0>(), pages, "memory grew after a reserve ({pieces} pieces)");
+    // A second reserve with memory unchanged does nothing.
+    heap::reserve();
+    assert_eq!(memory_size::<0>(), pages);
+    assert_eq!(grown.len() + kept.len(), 64 + pieces);
+}
