@@ -1,6 +1,7 @@
 //! `heap::reserve` in real wasm: after it, allocations that fit the
 //! reserved step are cut from the allocator's free top chunk, and wasm
 //! memory does not grow.
+#![cfg(target_arch = "wasm32")]
 
 use allot_web::heap;
 use core::arch::wasm32::memory_size;
