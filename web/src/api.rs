@@ -35,12 +35,16 @@ pub enum Backend {
 }
 
 macro_rules! dispatch {
-    ($self:ident, $m:ident($($a:expr),*)) => {
+    ($self:ident, $m:ident($($a:expr),*)) => {{
+        // Also here, not only at the API's entry: one call (a verify, a
+        // large defineUnits) makes many store calls, and memory can grow a
+        // long way in between (see crate::heap).
+        crate::heap::reserve();
         match $self {
             Backend::Memory(s) => s.$m($($a),*).await,
             Backend::IndexedDb(s) => s.$m($($a),*).await,
         }
-    };
+    }};
 }
 
 impl Store for Backend {

@@ -1,6 +1,7 @@
 //! `heap::reserve` in real wasm: after it, allocations that fit the
 //! reserved step are cut from the allocator's free top chunk, and wasm
-//! memory does not grow.
+//! memory does not grow; and every store call reserves, not only the API's
+//! entry.
 #![cfg(target_arch = "wasm32")]
 
 use allot_web::heap;
@@ -27,4 +28,28 @@ fn small_allocations_after_a_reserve_do_not_grow_memory() {
     heap::reserve();
     assert_eq!(memory_size::<0>(), pages);
     assert_eq!(grown.len() + kept.len(), 64 + pieces);
+}
+
+/// Every store call reserves too, not only the API's entry: a verify or a
+/// large defineUnits is one API call that makes many store calls.
+#[wasm_bindgen_test]
+async fn a_store_call_reserves_when_memory_grew() {
+    use allot_core::{MemStore, Store};
+    use allot_web::api::Backend;
+    let backend = Backend::Memory(std::rc::Rc::new(MemStore::new()));
+    backend.read_streams(&[]).await.expect("read");
+    // Allocate until the allocator has grown memory (the other test in
+    // this instance may have left a reserve to use up first).
+    let start = memory_size::<0>();
+    let mut grown: Vec<Vec<u8>> = Vec::new();
+    while memory_size::<0>() == start {
+        grown.push(vec![1; PAGE_BYTES]);
+    }
+    let before = memory_size::<0>();
+    backend.read_streams(&[]).await.expect("read");
+    // The reserve grew memory by its step (half of memory, 1 MiB at least)
+    // in one go; the empty read itself allocates nothing.
+    let after = memory_size::<0>();
+    assert!(after >= before + before / 2 - 1, "memory {before} -> {after} pages: no reserve");
+    assert!(!grown.is_empty());
 }
