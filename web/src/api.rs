@@ -36,9 +36,9 @@ pub enum Backend {
 
 macro_rules! dispatch {
     ($self:ident, $m:ident($($a:expr),*)) => {{
-        // Also here, not only at the API's entry: one call (a verify, a
-        // large defineUnits) makes many store calls, and memory can grow a
-        // long way in between (see crate::heap).
+        // Here, the one place every operation passes through, once per
+        // store call: one API call (a verify, a large defineUnits) makes
+        // many, and memory can grow a long way in between (see crate::heap).
         crate::heap::reserve();
         match $self {
             Backend::Memory(s) => s.$m($($a),*).await,
@@ -193,7 +193,6 @@ type JsFuture = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 /// no-op one, and a wake-up sent in between only means that this poll finds
 /// the future further on (futures check their state on every poll).
 fn promise(mut f: JsFuture) -> Promise {
-    crate::heap::reserve();
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match f.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(Ok(v)) => Promise::resolve(&v),

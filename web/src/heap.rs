@@ -36,7 +36,7 @@ fn step_bytes(memory_bytes: usize) -> usize {
     (memory_bytes / 2).clamp(STEP_BYTES_MIN, STEP_BYTES_MAX)
 }
 
-/// Call at the start of every API call and every store call. Costs one
+/// Called before every store call (`Backend`'s dispatch). Costs one
 /// `memory.size` when memory has not grown since the last call.
 pub fn reserve() {
     let pages = memory_pages();

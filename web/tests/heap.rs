@@ -1,7 +1,6 @@
 //! `heap::reserve` in real wasm: after it, allocations that fit the
 //! reserved step are cut from the allocator's free top chunk, and wasm
-//! memory does not grow; and every store call reserves, not only the API's
-//! entry.
+//! memory does not grow; and every store call reserves.
 #![cfg(target_arch = "wasm32")]
 
 use allot_web::heap;
@@ -30,8 +29,8 @@ fn small_allocations_after_a_reserve_do_not_grow_memory() {
     assert_eq!(grown.len() + kept.len(), 64 + pieces);
 }
 
-/// Every store call reserves too, not only the API's entry: a verify or a
-/// large defineUnits is one API call that makes many store calls.
+/// Every store call reserves: a verify or a large defineUnits is one API
+/// call that makes many store calls.
 #[wasm_bindgen_test]
 async fn a_store_call_reserves_when_memory_grew() {
     use allot_core::{MemStore, Store};
