@@ -172,12 +172,17 @@ def browser(runs):
             "base_cmd": rel(base_cmd), "storm_cmd": rel(storm_cmd), "cold_cmd": rel(cold_cmd), "one_cmd": rel(one_cmd)}
 
 
+def holiday_cmd(rooms, sessions, workers, batch):
+    """The native in-memory holiday rush, rooms in hotels of 50."""
+    return [ALLOT, "holiday", "--hotels", str(rooms // 50), "--rooms-per-hotel", "50", "--sessions", str(sessions),
+            "--workers", str(workers), "--batch", str(batch)]
+
+
 def scale(runs, max_rooms):
     out = []
     n = 1000
     while n <= max_rooms:
-        cmd = [ALLOT, "holiday", "--hotels", str(n // 50), "--rooms-per-hotel", "50", "--sessions", str(n),
-               "--workers", "16", "--batch", "16"]
+        cmd = holiday_cmd(n, n, 16, 16)
         rs = [run(["/usr/bin/time", "-f", "rss_kb=%M"] + cmd, "holiday_rush_done") for _ in range(runs)]
         for r in rs:
             assert r["booked"] == r["verified_booked"] == n and r["double_booked"] == 0, r
@@ -193,8 +198,7 @@ def breakdown(runs, n):
     (one per core) instead of 16."""
     out = {}
     for name, sessions, workers in (("short", n * 99 // 100, 16), ("two", n, 2)):
-        cmd = [ALLOT, "holiday", "--hotels", str(n // 50), "--rooms-per-hotel", "50", "--sessions", str(sessions),
-               "--workers", str(workers), "--batch", "16"]
+        cmd = holiday_cmd(n, sessions, workers, 16)
         rs = [run(cmd, "holiday_rush_done") for _ in range(runs)]
         for r in rs:
             assert r["booked"] == r["verified_booked"] == sessions and r["double_booked"] == 0, r
@@ -209,8 +213,7 @@ def wasm_vs_native(runs, n, batch=1):
     node_cmd = ["node", os.path.join(ROOT, "scripts/bench/node-holiday.mjs"), "--rooms", str(n), "--sessions", str(n),
                 "--workers", "1", "--batch", str(batch)]
     warm_cmd = node_cmd + ["--warmup", "1"]
-    nat_cmd = [ALLOT, "holiday", "--hotels", str(n // 50), "--rooms-per-hotel", "50", "--sessions", str(n),
-               "--workers", "1", "--batch", str(batch)]
+    nat_cmd = holiday_cmd(n, n, 1, batch)
     w, warm, nat = [], [], []
     for _ in range(runs):
         w.append(run(node_cmd, "node_holiday_done"))
