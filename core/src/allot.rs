@@ -365,10 +365,33 @@ pub(crate) fn apply_feed(
     Ok(())
 }
 
+static EMPTY_ROSTER: Roster = Roster::EMPTY;
+
 /// The cached rosters of `streams` (empty where not cached).
 pub(crate) fn rosters_in<'a>(rosters: &'a HashMap<StreamId, Roster>, streams: &[StreamId]) -> Vec<&'a Roster> {
-    static EMPTY: Roster = Roster::EMPTY;
-    streams.iter().map(|s| rosters.get(s).unwrap_or(&EMPTY)).collect()
+    streams.iter().map(|s| rosters.get(s).unwrap_or(&EMPTY_ROSTER)).collect()
+}
+
+/// A booking's streams gathered without a vector: one for an interval or
+/// the whole unit, one per day of a short stay.
+const STREAMS_INLINE_MAX: usize = 4;
+
+/// `f` of [`rosters_in`], with no allocation for up to
+/// [`STREAMS_INLINE_MAX`] streams: a batch looks at every candidate of a
+/// window this way, several times per booking.
+pub(crate) fn with_rosters<R>(
+    rosters: &HashMap<StreamId, Roster>,
+    streams: &[StreamId],
+    f: impl FnOnce(&[&Roster]) -> R,
+) -> R {
+    if streams.len() > STREAMS_INLINE_MAX {
+        return f(&rosters_in(rosters, streams));
+    }
+    let mut inline = [&EMPTY_ROSTER; STREAMS_INLINE_MAX];
+    for (slot, s) in inline.iter_mut().zip(streams) {
+        *slot = rosters.get(s).unwrap_or(&EMPTY_ROSTER);
+    }
+    f(&inline[..streams.len()])
 }
 
 fn anomaly_error(a: &Anomaly) -> StoreError {
@@ -500,10 +523,16 @@ impl BookReq {
     }
 }
 
+/// Bytes a typical [`BookAnyReq::fingerprint`] takes.
+const FINGERPRINT_LEN_HINT: usize = 64;
+
 impl BookAnyReq {
     /// Canonical payload bytes: what the claim remembers.
     pub fn fingerprint(&self) -> Vec<u8> {
-        let mut out = alloc::vec![b'A'];
+        // Room for a one-field query and the ask, so that it does not grow
+        // field by field (one per booking of a batch).
+        let mut out = Vec::with_capacity(FINGERPRINT_LEN_HINT);
+        out.push(b'A');
         key::encode_str(&self.query.index, &mut out);
         put_bound(&self.query.lo, &mut out);
         put_bound(&self.query.hi, &mut out);
@@ -1987,6 +2016,30 @@ fn gave_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_rosters_hands_over_the_cached_rosters_in_order_on_both_paths() {
+        // Inline up to STREAMS_INLINE_MAX streams, a vector above.
+        let unit = UnitId::new("u").unwrap();
+        let booked = |d: u32| Event::Booked {
+            booking: BookingId::new(&alloc::format!("a{d}"), "k").unwrap(),
+            qty: 1,
+            span: Span::Days { from: d, to: d + 1 },
+            hold: None,
+            at: 1,
+        };
+        let mut rosters = HashMap::new();
+        // Every other day cached, with one booking each.
+        for d in (0..10).step_by(2) {
+            rosters.insert(StreamId::new(&unit, Part::Day(d)), Roster::replay(&[booked(d)]).0);
+        }
+        for len in [1, STREAMS_INLINE_MAX, STREAMS_INLINE_MAX + 1, 10] {
+            let streams: Vec<StreamId> = (0..len as u32).map(|d| StreamId::new(&unit, Part::Day(d))).collect();
+            let seqs = with_rosters(&rosters, &streams, |rs| rs.iter().map(|r| r.seq()).collect::<Vec<_>>());
+            let want: Vec<Seq> = (0..len).map(|d| u64::from(d % 2 == 0)).collect();
+            assert_eq!(seqs, want, "{len} streams");
+        }
+    }
 
     #[test]
     fn the_schema_takes_from_the_feed_only_the_catalog_events_it_lacks() {

@@ -22,8 +22,8 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, note_taken, rosters_in,
-    spread_hash,
+    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, note_taken, spread_hash,
+    with_rosters,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -44,7 +44,7 @@ struct Group {
     /// Segments of the walk still to scan (the first one in progress).
     segments: VecDeque<KeyRange>,
     /// Candidates fetched and not yet found taken, in walk order.
-    candidates: VecDeque<(IndexEntry, Arc<UnitRow>, Vec<StreamId>)>,
+    candidates: VecDeque<(IndexEntry, Arc<UnitRow>, Streams)>,
     /// Request positions, in submission order.
     pending: Vec<usize>,
     /// Leaps the walk made (see [`crate::allot::leap`]).
@@ -753,7 +753,7 @@ impl<S: Store> Allot<S> {
             if !fits(&row) {
                 continue;
             }
-            let streams = booking_streams(row.id(), &g.span);
+            let streams = Streams::of(row.id(), &g.span);
             fresh.push((entry, row, streams));
         }
         if pick == Pick::Spread && fresh.len() > 1 {
@@ -774,6 +774,35 @@ impl<S: Store> Allot<S> {
         }
         g.candidates.extend(fresh);
         Ok(full)
+    }
+}
+
+/// A candidate's booking streams: a single one (an interval, or the whole
+/// unit) without a vector, since a walk keeps every candidate of a window.
+#[derive(Debug)]
+enum Streams {
+    One(StreamId),
+    Many(Vec<StreamId>),
+}
+
+impl Streams {
+    fn of(unit: &UnitId, span: &Span) -> Self {
+        let mut it = booking_stream_iter(unit, span);
+        match (it.next(), it.next()) {
+            (Some(one), None) => Self::One(one),
+            (a, b) => Self::Many(a.into_iter().chain(b).chain(it).collect()),
+        }
+    }
+}
+
+impl core::ops::Deref for Streams {
+    type Target = [StreamId];
+
+    fn deref(&self) -> &[StreamId] {
+        match self {
+            Self::One(s) => core::slice::from_ref(s),
+            Self::Many(v) => v,
+        }
     }
 }
 
@@ -808,17 +837,18 @@ impl Round<'_> {
             if k <= from {
                 return true;
             }
-            let rosters = rosters_in(self.rosters, streams);
-            match rules::fit(unit, &rosters, &ask, self.now) {
-                Fit::Full { .. } | Fit::Overlap { .. } => {
-                    note_taken(self.until, &rosters, self.now);
-                    if lost.remove(&entry.unit) {
-                        *already_booked += 1;
+            let taken =
+                with_rosters(self.rosters, streams, |rosters| match rules::fit(unit, rosters, &ask, self.now) {
+                    Fit::Full { .. } | Fit::Overlap { .. } => {
+                        note_taken(self.until, rosters, self.now);
+                        true
                     }
-                    false
-                }
-                Fit::Claimed | Fit::Free { .. } => true,
+                    Fit::Claimed | Fit::Free { .. } => false,
+                });
+            if taken && lost.remove(&entry.unit) {
+                *already_booked += 1;
             }
+            !taken
         });
     }
 
@@ -856,11 +886,16 @@ impl Round<'_> {
                         next_free += 1; // in use this round; free again next round
                         continue;
                     }
-                    let rosters = rosters_in(self.rosters, streams);
-                    match rules::decide_book(unit, streams, &rosters, self.ask(i), self.now)? {
-                        Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) => {
+                    let decision = with_rosters(self.rosters, streams, |rosters| {
+                        let d = rules::decide_book(unit, streams, rosters, self.ask(i), self.now);
+                        if let Ok(Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. })) = d {
                             // Taken for everybody in this group (same span and qty).
-                            note_taken(self.until, &rosters, self.now);
+                            note_taken(self.until, rosters, self.now);
+                        }
+                        d
+                    })?;
+                    match decision {
+                        Decision::Done(Outcome::Full { .. } | Outcome::Overlap { .. }) => {
                             if lost.remove(&entry.unit) {
                                 *already_booked += 1;
                             }

@@ -207,11 +207,19 @@ impl Commit {
     }
 }
 
+/// Up to this many items, [`first_duplicate`] compares each pair.
+const DUPLICATE_SCAN_LEN_MAX: usize = 8;
+
 /// The smallest of the `len` items `item(0..len)` that appears more than
-/// once. Allocates nothing for fewer than two (a single booking's commit).
+/// once. Allocates nothing for up to [`DUPLICATE_SCAN_LEN_MAX`] items.
 fn first_duplicate<'a, T: Ord + 'a>(len: usize, item: impl Fn(usize) -> &'a T) -> Option<&'a T> {
     if len < 2 {
         return None;
+    }
+    if len <= DUPLICATE_SCAN_LEN_MAX {
+        // A booking's commit writes two or three streams and one claim:
+        // comparing each pair is cheaper than sorting, and allocates nothing.
+        return (0..len).filter(|&a| ((a + 1)..len).any(|b| item(a) == item(b))).map(&item).min();
     }
     let order = sorted_order(len, &|a, b| item(a).cmp(item(b)));
     order.windows(2).find(|w| item(w[0]) == item(w[1])).map(|w| item(w[0]))
@@ -599,5 +607,30 @@ mod tests {
             panic!("a stream written twice must be refused");
         };
         assert!(name.contains('b'), "{name}");
+    }
+
+    #[test]
+    fn validate_names_the_smallest_duplicate_on_both_paths() {
+        // Pairs compared up to DUPLICATE_SCAN_LEN_MAX items, sorted above.
+        let commit = |units: &[&str]| Commit {
+            writes: units
+                .iter()
+                .map(|u| StreamWrite {
+                    stream: StreamId::new(&UnitId::new(u).unwrap(), crate::model::Part::Main),
+                    expected: 0,
+                    events: Vec::new(),
+                })
+                .collect(),
+            ..Commit::default()
+        };
+        let few = ["d", "c", "d", "c"];
+        let many = ["k", "j", "i", "h", "g", "f", "e", "d", "c", "d", "c"];
+        assert!(few.len() <= DUPLICATE_SCAN_LEN_MAX && many.len() > DUPLICATE_SCAN_LEN_MAX);
+        for units in [&few[..], &many[..]] {
+            let Err(InputError::Duplicate { what: "stream", name }) = commit(units).validate() else {
+                panic!("{units:?}: a stream written twice must be refused");
+            };
+            assert!(name.starts_with("c#"), "{units:?}: {name}");
+        }
     }
 }
