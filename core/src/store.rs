@@ -593,17 +593,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn validate_finds_a_duplicate_only_where_there_is_one() {
+    /// A commit that only guards the main stream of each of `units`.
+    fn guarding(units: &[&str]) -> Commit {
         let write = |unit: &str| StreamWrite {
             stream: StreamId::new(&UnitId::new(unit).unwrap(), crate::model::Part::Main),
             expected: 0,
             events: Vec::new(),
         };
-        let commit = |units: &[&str]| Commit { writes: units.iter().map(|u| write(u)).collect(), ..Commit::default() };
-        assert_eq!(commit(&["a"]).validate(), Ok(()));
-        assert_eq!(commit(&["a", "b", "c"]).validate(), Ok(()));
-        let Err(InputError::Duplicate { what: "stream", name }) = commit(&["c", "b", "a", "b"]).validate() else {
+        Commit { writes: units.iter().map(|u| write(u)).collect(), ..Commit::default() }
+    }
+
+    #[test]
+    fn validate_finds_a_duplicate_only_where_there_is_one() {
+        assert_eq!(guarding(&["a"]).validate(), Ok(()));
+        assert_eq!(guarding(&["a", "b", "c"]).validate(), Ok(()));
+        let Err(InputError::Duplicate { what: "stream", name }) = guarding(&["c", "b", "a", "b"]).validate() else {
             panic!("a stream written twice must be refused");
         };
         assert!(name.contains('b'), "{name}");
@@ -612,22 +616,11 @@ mod tests {
     #[test]
     fn validate_names_the_smallest_duplicate_on_both_paths() {
         // Pairs compared up to DUPLICATE_SCAN_LEN_MAX items, sorted above.
-        let commit = |units: &[&str]| Commit {
-            writes: units
-                .iter()
-                .map(|u| StreamWrite {
-                    stream: StreamId::new(&UnitId::new(u).unwrap(), crate::model::Part::Main),
-                    expected: 0,
-                    events: Vec::new(),
-                })
-                .collect(),
-            ..Commit::default()
-        };
         let few = ["d", "c", "d", "c"];
         let many = ["k", "j", "i", "h", "g", "f", "e", "d", "c", "d", "c"];
         assert!(few.len() <= DUPLICATE_SCAN_LEN_MAX && many.len() > DUPLICATE_SCAN_LEN_MAX);
         for units in [&few[..], &many[..]] {
-            let Err(InputError::Duplicate { what: "stream", name }) = commit(units).validate() else {
+            let Err(InputError::Duplicate { what: "stream", name }) = guarding(units).validate() else {
                 panic!("{units:?}: a stream written twice must be refused");
             };
             assert!(name.starts_with("c#"), "{units:?}: {name}");
