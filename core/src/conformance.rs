@@ -647,22 +647,36 @@ async fn read_window_is_its_parts<S: Store>(s: &S) -> CaseResult {
         }
     };
     let reads = |r: &UnitRow, out: &mut Vec<ReadReq>| out.extend(reads_of(r));
-    for (range, what) in [
-        (range(&[9, 1], Some(&[9, 5]), false, 10), "forward"),
-        (range(&[9, 1], Some(&[9, 5]), true, 10), "reverse"),
-        (range(&[9], None, false, 3), "forward, limited"),
-        (range(&[9, 4], Some(&[9, 2]), false, 10), "empty"),
-    ] {
-        let w = st(s.read_window(&range, &reads).await, "read_window")?;
-        let entries = st(s.scan_index(&range).await, "scan_index")?;
-        ensure!(w.entries == entries, "{what}: entries {:?}, scan_index says {entries:?}", w.entries);
-        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
-        let want_rows = if ids.is_empty() { vec![] } else { st(s.get_units(&ids).await, "get_units")? };
-        ensure!(w.rows == want_rows, "{what}: rows differ from get_units");
-        let want_reads: Vec<ReadReq> = want_rows.iter().flatten().flat_map(|r| reads_of(r)).collect();
-        ensure!(w.reads == want_reads, "{what}: reads {:?}, want {want_reads:?}", w.reads);
-        let want_slices = if want_reads.is_empty() { vec![] } else { st(s.read_streams(&want_reads).await, "read")? };
-        ensure!(w.slices == want_slices, "{what}: slices {:?}, want {want_slices:?}", w.slices);
+    // Then again after u1's row is replaced under the same key, and u2's
+    // moves to a key outside every range: a window shows rows as they are.
+    for replaced in [false, true] {
+        if replaced {
+            let rows = vec![row("u1", 2, vec![vec![9, 1]]), row("u2", 2, vec![vec![8, 2]])];
+            st(s.commit(&Commit { units: rows, ..Commit::default() }).await, "replacing rows")?;
+        }
+        for (range, what) in [
+            (range(&[9, 1], Some(&[9, 5]), false, 10), "forward"),
+            (range(&[9, 1], Some(&[9, 5]), true, 10), "reverse"),
+            (range(&[9], None, false, 3), "forward, limited"),
+            (range(&[9, 4], Some(&[9, 2]), false, 10), "empty"),
+        ] {
+            let w = st(s.read_window(&range, &reads).await, "read_window")?;
+            let entries = st(s.scan_index(&range).await, "scan_index")?;
+            ensure!(w.entries == entries, "{what}: entries {:?}, scan_index says {entries:?}", w.entries);
+            let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+            let want_rows = if ids.is_empty() { vec![] } else { st(s.get_units(&ids).await, "get_units")? };
+            ensure!(w.rows == want_rows, "{what}: rows differ from get_units");
+            let want_reads: Vec<ReadReq> = want_rows.iter().flatten().flat_map(|r| reads_of(r)).collect();
+            ensure!(w.reads == want_reads, "{what}: reads {:?}, want {want_reads:?}", w.reads);
+            let want_slices =
+                if want_reads.is_empty() { vec![] } else { st(s.read_streams(&want_reads).await, "read")? };
+            ensure!(w.slices == want_slices, "{what}: slices {:?}, want {want_slices:?}", w.slices);
+            if replaced && what == "forward" {
+                let versions: Vec<(&str, Seq)> =
+                    w.rows.iter().flatten().map(|r| (r.id().as_str(), r.version)).collect();
+                ensure!(versions == [("u1", 2), ("u3", 1), ("u4", 1)], "after the replacement: rows {versions:?}");
+            }
+        }
     }
     Ok(())
 }

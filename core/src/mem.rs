@@ -91,7 +91,9 @@ struct Catalog {
     units: HashMap<UnitId, Arc<UnitRow>>,
     /// Unit ids by encoded id, for `scan_units`.
     ordered: BTreeMap<Vec<u8>, UnitId>,
-    index: BTreeMap<Vec<u8>, UnitId>,
+    /// Each index entry's unit row (the same `Arc` as in `units`): a window
+    /// read takes its rows from its walk of the index, with no lookup by id.
+    index: BTreeMap<Vec<u8>, Arc<UnitRow>>,
 }
 
 /// The in-memory store.
@@ -345,10 +347,11 @@ impl MemStore {
                         cat.ordered.insert(k, id.clone());
                     }
                 }
+                let row = Arc::new(row.clone());
                 for k in &row.index_keys {
-                    cat.index.insert(k.clone(), id.clone());
+                    cat.index.insert(k.clone(), Arc::clone(&row));
                 }
-                cat.units.insert(id.clone(), Arc::new(row.clone()));
+                cat.units.insert(id.clone(), row);
             }
         }
         // Still under the commit's locks: no read sees its writes with the
@@ -441,8 +444,24 @@ impl Store for MemStore {
         let cat = self.catalog.read();
         Ok(scan_map(&cat.index, range)
             .into_iter()
-            .map(|(k, u)| IndexEntry { key: k.clone(), unit: u.clone() })
+            .map(|(k, row)| IndexEntry { key: k.clone(), unit: row.id().clone() })
             .collect())
+    }
+
+    /// The window's entries and rows from one walk of the index under one
+    /// lock (the default looks every row up by id after the walk).
+    async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
+        let (entries, rows): (Vec<IndexEntry>, Vec<Option<Arc<UnitRow>>>) = {
+            let cat = self.catalog.read();
+            scan_map(&cat.index, range)
+                .into_iter()
+                .map(|(k, row)| (IndexEntry { key: k.clone(), unit: row.id().clone() }, Some(Arc::clone(row))))
+                .unzip()
+        };
+        let mut reqs: Vec<ReadReq> = Vec::new();
+        rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
+        let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
+        Ok(Window { entries, rows, reads: reqs, slices })
     }
 
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
