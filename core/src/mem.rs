@@ -373,6 +373,11 @@ impl MemStore {
 // free, and no allocation per commit.
 const _: () = assert!(SHARD_COUNT <= 64);
 
+/// The index entry of `key`, whose unit's row is `row`.
+fn index_entry(key: &[u8], row: &UnitRow) -> IndexEntry {
+    IndexEntry { key: key.to_vec(), unit: row.id().clone() }
+}
+
 /// The set of the shards `it` yields (each `< SHARD_COUNT`).
 fn shard_set(it: impl Iterator<Item = usize>) -> u64 {
     it.fold(0, |set, s| set | (1 << s))
@@ -442,10 +447,7 @@ impl Store for MemStore {
 
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         let cat = self.catalog.read();
-        Ok(scan_map(&cat.index, range)
-            .into_iter()
-            .map(|(k, row)| IndexEntry { key: k.clone(), unit: row.id().clone() })
-            .collect())
+        Ok(scan_map(&cat.index, range).into_iter().map(|(k, row)| index_entry(k, row)).collect())
     }
 
     /// The window's entries and rows from one walk of the index under one
@@ -453,15 +455,9 @@ impl Store for MemStore {
     async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
         let (entries, rows): (Vec<IndexEntry>, Vec<Option<Arc<UnitRow>>>) = {
             let cat = self.catalog.read();
-            scan_map(&cat.index, range)
-                .into_iter()
-                .map(|(k, row)| (IndexEntry { key: k.clone(), unit: row.id().clone() }, Some(Arc::clone(row))))
-                .unzip()
+            scan_map(&cat.index, range).into_iter().map(|(k, row)| (index_entry(k, row), Some(Arc::clone(row)))).unzip()
         };
-        let mut reqs: Vec<ReadReq> = Vec::new();
-        rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
-        let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
-        Ok(Window { entries, rows, reads: reqs, slices })
+        window_of(self, entries, rows, reads).await
     }
 
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {

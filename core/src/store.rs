@@ -386,6 +386,21 @@ pub struct VacancyEpoch {
     pub at_max: TimeMs,
 }
 
+/// The rest of a window read once its entries and their rows are known:
+/// the stream reads `reads` asks for each row, read. Shared by the default
+/// [`Store::read_window`] and stores that find the rows their own way.
+pub(crate) async fn window_of<S: Store + ?Sized>(
+    store: &S,
+    entries: Vec<IndexEntry>,
+    rows: Vec<Option<Arc<UnitRow>>>,
+    reads: &WindowReads<'_>,
+) -> Result<Window, StoreError> {
+    let mut reqs: Vec<ReadReq> = Vec::new();
+    rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
+    let slices = if reqs.is_empty() { Vec::new() } else { store.read_streams(&reqs).await? };
+    Ok(Window { entries, rows, reads: reqs, slices })
+}
+
 /// The storage contract. See the module documentation.
 #[allow(async_fn_in_trait)]
 pub trait Store {
@@ -423,10 +438,7 @@ pub trait Store {
         let entries = self.scan_index(range).await?;
         let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
         let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
-        let mut reqs: Vec<ReadReq> = Vec::new();
-        rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
-        let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
-        Ok(Window { entries, rows, reads: reqs, slices })
+        window_of(self, entries, rows, reads).await
     }
 
     /// The change feed after position `after`: at most `limit` journal
