@@ -89,6 +89,9 @@ pub struct Stats {
     /// Candidate windows answered from the index entries this client had
     /// already read (no index query; see `read_queries`).
     pub window_hits: u64,
+    /// Candidate windows read among untouched units only (see
+    /// [`Store::read_untouched_window`]); also counted in `read_queries`.
+    pub untouched_reads: u64,
     /// Requests answered sold out from an earlier walk over the same range
     /// (see [`Store::vacancy_epoch`]): no walk, no index query.
     pub sold_out_known: u64,
@@ -240,6 +243,9 @@ pub struct Allot<S> {
     /// then at most. A cell: a batch's decision notes it while it borrows
     /// the cache apart (see `batch.rs`).
     pub(crate) walk_until: Cell<TimeMs>,
+    /// The store answered [`Store::read_untouched_window`] with `None`:
+    /// spreading walks read the whole index only.
+    pub(crate) untouched_absent: bool,
 }
 
 /// An ask found sold out: every unit whose index key lies in
@@ -568,6 +574,29 @@ pub(crate) fn spread_point(range: &KeyRange, h: u64) -> Option<Vec<u8>> {
     if key.as_slice() < start { None } else { Some(key) }
 }
 
+/// `range` split at `hint` (else at the spread point of `booking`): from
+/// there to the end, then from the start to there. Together the segments
+/// cover the range once.
+pub(crate) fn split_at(range: &KeyRange, hint: Option<Vec<u8>>, booking: &BookingId) -> Vec<KeyRange> {
+    let hint = match hint {
+        Some(key) => key,
+        None => match spread_point(range, spread_hash(booking)) {
+            Some(p) => p,
+            None => return alloc::vec![range.clone()],
+        },
+    };
+    let part = |start: Vec<u8>, end: Option<Vec<u8>>| KeyRange { start, end, ..*range };
+    if range.reverse {
+        // Backwards from the hint (inclusive) down to the start, then
+        // from the end down to just above the hint.
+        let mut above = hint;
+        above.push(0);
+        alloc::vec![part(range.start.clone(), Some(above.clone())), part(above, range.end.clone())]
+    } else {
+        alloc::vec![part(hint.clone(), range.end.clone()), part(range.start.clone(), Some(hint))]
+    }
+}
+
 pub(crate) fn check_ask(qty: u32, hold: Option<&HoldReq>, span: &Span) -> Result<(), InputError> {
     if qty == 0 || qty > CAPACITY_MAX {
         return Err(InputError::QtyInvalid { qty: qty.into(), max: CAPACITY_MAX });
@@ -604,6 +633,7 @@ impl<S: Store> Allot<S> {
             feed_fresh: false,
             sold_out: Vec::new(),
             walk_until: Cell::new(TimeMs::MAX),
+            untouched_absent: false,
         }
     }
 
@@ -1245,23 +1275,7 @@ impl<S: Store> Allot<S> {
     /// then walk different parts of the index instead of all scanning the
     /// same first windows, which others keep taking from under them.
     pub(crate) fn segments(&self, range: &KeyRange, span: &Span, booking: &BookingId) -> Vec<KeyRange> {
-        let hint = match self.hint_in(range, span) {
-            Some(key) => key.to_vec(),
-            None => match spread_point(range, spread_hash(booking)) {
-                Some(p) => p,
-                None => return alloc::vec![range.clone()],
-            },
-        };
-        let part = |start: Vec<u8>, end: Option<Vec<u8>>| KeyRange { start, end, ..*range };
-        if range.reverse {
-            // Backwards from the hint (inclusive) down to the start, then
-            // from the end down to just above the hint.
-            let mut above = hint;
-            above.push(0);
-            alloc::vec![part(range.start.clone(), Some(above.clone())), part(above, range.end.clone())]
-        } else {
-            alloc::vec![part(hint.clone(), range.end.clone()), part(range.start.clone(), Some(hint))]
-        }
+        split_at(range, self.hint_in(range, span).map(<[u8]>::to_vec), booking)
     }
 
     /// Notes that this client's walk over `range` for `span` got to `key`.

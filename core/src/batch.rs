@@ -22,8 +22,8 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, note_taken, spread_hash,
-    with_rosters,
+    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, note_taken, split_at,
+    spread_hash, with_rosters,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -43,6 +43,11 @@ struct Group {
     pick: Pick,
     /// Segments of the walk still to scan (the first one in progress).
     segments: VecDeque<KeyRange>,
+    /// Segments of the walk over untouched units still to scan, before
+    /// `segments` (see [`Store::read_untouched_window`]).
+    untouched: VecDeque<KeyRange>,
+    /// The walk went over untouched units once (it does not again).
+    untouched_walked: bool,
     /// Candidates fetched and not yet found taken, in walk order.
     candidates: VecDeque<(IndexEntry, Arc<UnitRow>, Streams)>,
     /// Request positions, in submission order.
@@ -74,7 +79,7 @@ impl Group {
     }
 
     fn walked(&self) -> bool {
-        self.segments.is_empty()
+        self.untouched.is_empty() && self.segments.is_empty()
     }
 }
 
@@ -206,6 +211,8 @@ impl<S: Store> Allot<S> {
                         span: r.span,
                         pick: r.pick,
                         segments,
+                        untouched: VecDeque::new(),
+                        untouched_walked: false,
                         candidates: VecDeque::new(),
                         pending: alloc::vec![i],
                         leaps: 0,
@@ -558,6 +565,8 @@ impl<S: Store> Allot<S> {
         for g in groups.iter_mut() {
             let Some(&first) = g.pending.first() else { continue };
             g.segments = self.walk(&g.range, &g.span, g.pick, &reqs[first].booking);
+            g.untouched.clear();
+            g.untouched_walked = false;
             g.candidates.clear();
             g.leaps = 0;
         }
@@ -632,18 +641,29 @@ impl<S: Store> Allot<S> {
             // Enough for every request, unless more cost no read: windows the
             // mirror answers are taken whole, so that a decision which finds
             // many candidates taken meanwhile still has others to give.
-            if g.candidates.len() >= g.pending.len() && !self.mirror_holds(g.segments.front()) {
+            let untouched = !g.untouched.is_empty();
+            if g.candidates.len() >= g.pending.len() && (untouched || !self.mirror_holds(g.segments.front())) {
                 return Ok(());
             }
             let before = g.candidates.len();
-            let full = self.fetch_window(g, &reqs[first]).await?;
+            let full = self.fetch_window(g, &reqs[first], untouched).await?;
             let round = Round { reqs, fingerprints, now, rosters: &self.rosters, until: &self.walk_until };
             round.drop_taken(g, before, lost, &mut self.stats.already_booked);
             // A whole window taken: a spreading walker is in a stretch
             // others booked.
-            if full
-                && g.candidates.len() == before
-                && leap_past_taken(&mut g.segments, &mut g.leaps, g.pick, &reqs[first].booking)
+            if !full || untouched || g.candidates.len() > before {
+                continue;
+            }
+            if g.pick == Pick::Spread && !self.untouched_absent && !g.untouched_walked {
+                // Where the store keeps untouched units apart, it says
+                // where the free ones are: a walk over them, from a point
+                // of this request's own (see `spread_point`), before the
+                // walk goes on here. Near the end of a rush most taken
+                // stretches lie between the last free units, and a leap
+                // lands in one about as often as units are taken.
+                g.untouched = split_at(&g.range, None, &reqs[first].booking).into();
+                g.untouched_walked = true;
+            } else if leap_past_taken(&mut g.segments, &mut g.leaps, g.pick, &reqs[first].booking)
                 && let Some(front) = g.segments.front_mut()
             {
                 // Where it lands is probed with a small window first: near
@@ -665,8 +685,10 @@ impl<S: Store> Allot<S> {
     /// units that can take the group's span and quantity (`first` is the
     /// group's first pending request; all share span, quantity and pick).
     /// `true` when the window was full: the walk goes on in its segment.
-    async fn fetch_window(&mut self, g: &mut Group, first: &BookAnyReq) -> Result<bool, StoreError> {
-        let Some(cur) = g.segments.front().cloned() else { return Ok(false) };
+    /// `untouched`: the next window of the walk over untouched units.
+    async fn fetch_window(&mut self, g: &mut Group, first: &BookAnyReq, untouched: bool) -> Result<bool, StoreError> {
+        let queue = if untouched { &g.untouched } else { &g.segments };
+        let Some(cur) = queue.front().cloned() else { return Ok(false) };
         // A unit that cannot take the span, or whose capacity is below the
         // quantity, is never a candidate (an exclusive unit's decision does
         // not look at the quantity: the unit is taken whole).
@@ -689,7 +711,7 @@ impl<S: Store> Allot<S> {
         // Caught up with the feed just now: the index entries kept since
         // are what a read would return (see `crate::mirror`).
         let mirrored = match self.feed {
-            Feed::At { .. } if self.feed_fresh => self.mirror.window(&cur),
+            Feed::At { .. } if self.feed_fresh && !untouched => self.mirror.window(&cur),
             _ => None,
         };
         // Where the walk goes on: after the last entry of a full window,
@@ -715,27 +737,42 @@ impl<S: Store> Allot<S> {
                 // transaction where the store has them).
                 let window = {
                     let this = &*self;
-                    self.store.read_window(&cur, &|row: &UnitRow, out: &mut Vec<ReadReq>| reads(this, row, out)).await?
+                    let reads = |row: &UnitRow, out: &mut Vec<ReadReq>| reads(this, row, out);
+                    if untouched {
+                        self.store.read_untouched_window(&cur, &reads).await?
+                    } else {
+                        Some(self.store.read_window(&cur, &reads).await?)
+                    }
+                };
+                let Some(window) = window else {
+                    // The store keeps no untouched units: the whole index.
+                    self.untouched_absent = true;
+                    g.untouched.clear();
+                    return Ok(false);
                 };
                 self.stats.read_queries += 1;
                 self.stats.stream_reads += 1;
+                self.stats.untouched_reads += u64::from(untouched);
                 let Window { entries, rows, reads, slices } = window;
                 self.absorb(reads, slices)?;
-                if matches!(self.feed, Feed::At { .. }) {
+                // The mirror keeps windows of the index, which an untouched
+                // window is not.
+                if matches!(self.feed, Feed::At { .. }) && !untouched {
                     self.mirror.record(&cur, &entries, &rows, self.config.unit_cache_max);
                 }
                 (entries, rows)
             }
         };
+        let queue = if untouched { &mut g.untouched } else { &mut g.segments };
         let full = match (rest, entries.last()) {
             (Some(start), _) => {
-                if let Some(front) = g.segments.front_mut() {
+                if let Some(front) = queue.front_mut() {
                     front.start = start;
                 }
                 false
             }
             (None, Some(last)) if entries.len() as u32 >= cur.limit => {
-                if let Some(front) = g.segments.front_mut() {
+                if let Some(front) = queue.front_mut() {
                     *front = cur.after(&last.key);
                     // Back to full windows after a probe (see `fill`).
                     front.limit = cur.limit.saturating_mul(2).min(g.range.limit);
@@ -743,7 +780,7 @@ impl<S: Store> Allot<S> {
                 true
             }
             _ => {
-                g.segments.pop_front();
+                queue.pop_front();
                 false
             }
         };

@@ -159,6 +159,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
         index_compares_bytes_unsigned,
         scans_are_resumable,
         read_window_is_its_parts,
+        untouched_window_is_the_units_never_booked,
         feed_reports_appends_in_commit_order,
         feed_pages_and_end,
         commit_group_and_changes_agree,
@@ -677,6 +678,52 @@ async fn read_window_is_its_parts<S: Store>(s: &S) -> CaseResult {
                 ensure!(versions == [("u1", 2), ("u3", 1), ("u4", 1)], "after the replacement: rows {versions:?}");
             }
         }
+    }
+    Ok(())
+}
+
+async fn untouched_window_is_the_units_never_booked<S: Store>(s: &S) -> CaseResult {
+    let reads =
+        |r: &UnitRow, out: &mut Vec<ReadReq>| out.push(ReadReq { stream: main_stream(r.id().as_str()), after: 0 });
+    let nines = range(&[9], Some(&[10]), false, 10);
+    let Some(w) = st(s.read_untouched_window(&nines, &reads).await, "read_untouched_window")? else {
+        return Err(SKIP.into());
+    };
+    ensure!(w.entries.is_empty(), "an empty store has untouched entries {:?}", w.entries);
+    // Units u0..u7 under keys [9, i]; u8 under [8, 8], outside the range.
+    let mut rows: Vec<UnitRow> = (0..8).map(|i| row(&format!("u{i}"), 1, vec![vec![9, i as u8]])).collect();
+    rows.push(row("u8", 1, vec![vec![8, 8]]));
+    st(s.commit(&Commit { units: rows, ..Commit::default() }).await, "commit")?;
+    // Booked: u1 on its main stream, u3 on one day, u4 (then replaced). A
+    // guard on u5 appends nothing; u2 is replaced to another key; u7 retires.
+    for stream in [main_stream("u1"), StreamId::new(&unit("u3"), Part::Day(20_000)), main_stream("u4")] {
+        st(s.commit(&write(stream, 0, vec![booked("x", "k", 1)])).await, "booking")?;
+    }
+    st(s.commit(&write(main_stream("u5"), 0, vec![])).await, "guard")?;
+    let retired = UnitRow { retired: true, index_keys: vec![], ..row("u7", 2, vec![]) };
+    let replaced = vec![row("u2", 2, vec![vec![9, 9]]), row("u4", 2, vec![vec![9, 10]]), retired];
+    st(s.commit(&Commit { units: replaced, ..Commit::default() }).await, "replacing rows")?;
+    for (range, want) in [
+        (nines.clone(), vec![("u0", 0u8), ("u5", 5), ("u6", 6), ("u2", 9)]),
+        (range(&[9], Some(&[10]), true, 2), vec![("u2", 9), ("u6", 6)]),
+        (range(&[9, 1], Some(&[9, 9]), false, 2), vec![("u5", 5), ("u6", 6)]),
+        (range(&[9, 7], Some(&[9, 9]), false, 10), vec![]),
+    ] {
+        let what = format!("{range:?}");
+        let w = st(s.read_untouched_window(&range, &reads).await, "read_untouched_window")?
+            .ok_or_else(|| format!("{what}: the untouched window vanished"))?;
+        let got: Vec<(&str, u8)> = w.entries.iter().map(|e| (e.unit.as_str(), e.key[1])).collect();
+        ensure!(got == want, "{what}: untouched entries {got:?}, want {want:?}");
+        ensure!(w.entries.iter().all(|e| e.key.len() == 2 && e.key[0] == 9), "{what}: keys {:?}", w.entries);
+        // Rows as they are now, and the streams asked for, read.
+        let ids: Vec<UnitId> = w.entries.iter().map(|e| e.unit.clone()).collect();
+        let want_rows = if ids.is_empty() { vec![] } else { st(s.get_units(&ids).await, "get_units")? };
+        ensure!(w.rows == want_rows, "{what}: rows differ from get_units");
+        let want_reads: Vec<ReadReq> =
+            ids.iter().map(|u| ReadReq { stream: StreamId::new(u, Part::Main), after: 0 }).collect();
+        ensure!(w.reads == want_reads, "{what}: reads {:?}, want {want_reads:?}", w.reads);
+        ensure!(w.slices.iter().all(|sl| sl.head == 0 && sl.events.is_empty()), "{what}: slices {:?}", w.slices);
+        ensure!(w.slices.len() == want_reads.len(), "{what}: {} slices", w.slices.len());
     }
     Ok(())
 }

@@ -4,9 +4,9 @@
 //! Streams and claims are sharded by a hash of the unit id and of the booking
 //! id, so that commits on different units rarely wait for each other. A
 //! commit locks every shard it touches in ascending order (streams first, then
-//! claims, then the catalog), checks everything, and only then writes: the
-//! lock order rules out deadlock and the check-then-write order rules out a
-//! half-applied commit.
+//! claims, then the catalog, then the untouched units), checks everything, and
+//! only then writes: the lock order rules out deadlock and the
+//! check-then-write order rules out a half-applied commit.
 //!
 //! The booking loop only ever looks streams and claims up by id, so shards
 //! keep them in hash maps. The byte-ordered scans of the contract (verify,
@@ -25,12 +25,12 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 use crate::error::StoreError;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::key;
-use crate::model::{BookingId, Seq, StreamId, UnitId};
+use crate::model::{BookingId, Part, Seq, StreamId, UnitId};
 use crate::store::*;
 use crate::sync::{Mutex, RwLock};
 
@@ -39,6 +39,10 @@ use crate::sync::{Mutex, RwLock};
 /// the machine's memory up front.
 const CAPACITY_HINT_MAX: usize = 1 << 23;
 
+/// Entries of the untouched index a window read takes at a time, at least
+/// (see [`MemStore::read_untouched_window`]).
+const UNTOUCHED_SCAN_LEN_MIN: u32 = 64;
+
 /// Shards per keyspace. A power of two well above the thread counts allot
 /// runs with, so that two random units share a shard rarely.
 const SHARD_COUNT: usize = 64;
@@ -46,6 +50,10 @@ const SHARD_COUNT: usize = 64;
 #[derive(Debug, Default)]
 struct StreamShard {
     streams: HashMap<StreamId, Vec<Event>>,
+    /// The units with a day stream (allotments booked on some day): with
+    /// those that have a main stream, the units touched (see
+    /// [`Store::read_untouched_window`]).
+    day_units: HashSet<UnitId>,
     /// Encoded ids of `streams`, sorted; `None` once a stream was added.
     sorted: Option<Vec<(Vec<u8>, StreamId)>>,
 }
@@ -96,6 +104,13 @@ struct Catalog {
     index: BTreeMap<Vec<u8>, Arc<UnitRow>>,
 }
 
+/// Index entries whose units may be untouched (see
+/// [`Store::read_untouched_window`]), each with its unit's row as in
+/// [`Catalog::index`]: every live unit's entries, less those a read found
+/// booked since. Commits only add (defining a unit); the reads drop the
+/// entries of units they find touched, so that booking costs nothing here.
+type Untouched = BTreeMap<Vec<u8>, Arc<UnitRow>>;
+
 /// The in-memory store.
 #[derive(Debug)]
 pub struct MemStore {
@@ -103,6 +118,9 @@ pub struct MemStore {
     claims: Vec<Mutex<ClaimShard>>,
     catalog: RwLock<Catalog>,
     journal: Option<Mutex<Journal>>,
+    /// Locked after the catalog by commits; a read never holds it while it
+    /// locks a stream shard.
+    untouched: RwLock<Untouched>,
     /// The vacancy epoch (see [`Store::vacancy_epoch`]). Behind a lock, not
     /// atomics: 64-bit atomics are not on every target `no_std` runs on.
     vacancies: Mutex<VacancyEpoch>,
@@ -248,13 +266,20 @@ impl MemStore {
         let per_shard = |n: usize| n.min(CAPACITY_HINT_MAX).div_ceil(SHARD_COUNT);
         Self {
             streams: (0..SHARD_COUNT)
-                .map(|_| Mutex::new(StreamShard { streams: HashMap::with_capacity(per_shard(streams)), sorted: None }))
+                .map(|_| {
+                    Mutex::new(StreamShard {
+                        streams: HashMap::with_capacity(per_shard(streams)),
+                        day_units: HashSet::new(),
+                        sorted: None,
+                    })
+                })
                 .collect(),
             claims: (0..SHARD_COUNT)
                 .map(|_| Mutex::new(ClaimShard { claims: HashMap::with_capacity(per_shard(claims)), sorted: None }))
                 .collect(),
             catalog: RwLock::new(Catalog::default()),
             journal: None,
+            untouched: RwLock::new(Untouched::default()),
             vacancies: Mutex::new(VacancyEpoch { epoch: 0, at_max: 0 }),
         }
     }
@@ -274,6 +299,13 @@ impl MemStore {
                 j.base += 1;
             }
         }
+    }
+
+    /// Whether any booking stream of `unit` holds an event (see
+    /// [`Store::read_untouched_window`]).
+    fn touched(&self, unit: &UnitId) -> bool {
+        let shard = self.streams[shard_of(&[unit.as_str().as_bytes()])].lock();
+        shard.streams.contains_key(&StreamId::new(unit, Part::Main)) || shard.day_units.contains(unit)
     }
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -324,6 +356,9 @@ impl MemStore {
                 None => {
                     shard.streams.insert(w.stream.clone(), w.events.clone());
                     shard.sorted = None;
+                    if let (Part::Day(_), Some(unit)) = (w.stream.part, w.stream.unit()) {
+                        shard.day_units.insert(unit);
+                    }
                 }
             }
         }
@@ -333,12 +368,16 @@ impl MemStore {
             shard.sorted = None;
         }
         if let Some(cat) = catalog.as_mut() {
+            // A replaced unit's new entries go in whether or not it was
+            // booked: a read drops them if it was.
+            let mut untouched = self.untouched.write();
             for row in &c.units {
                 let id = row.id();
                 match cat.units.get(id).cloned() {
                     Some(old) => {
                         for k in &old.index_keys {
                             cat.index.remove(k);
+                            untouched.remove(k);
                         }
                     }
                     None => {
@@ -350,6 +389,7 @@ impl MemStore {
                 let row = Arc::new(row.clone());
                 for k in &row.index_keys {
                     cat.index.insert(k.clone(), Arc::clone(&row));
+                    untouched.insert(k.clone(), Arc::clone(&row));
                 }
                 cat.units.insert(id.clone(), row);
             }
@@ -376,6 +416,14 @@ const _: () = assert!(SHARD_COUNT <= 64);
 /// The index entry of `key`, whose unit's row is `row`.
 fn index_entry(key: &[u8], row: &UnitRow) -> IndexEntry {
     IndexEntry { key: key.to_vec(), unit: row.id().clone() }
+}
+
+/// A window's entries in `range` of `index` (entry key to row), and their rows.
+fn window_entries(
+    index: &BTreeMap<Vec<u8>, Arc<UnitRow>>,
+    range: &KeyRange,
+) -> (Vec<IndexEntry>, Vec<Option<Arc<UnitRow>>>) {
+    scan_map(index, range).into_iter().map(|(k, row)| (index_entry(k, row), Some(Arc::clone(row)))).unzip()
 }
 
 /// The set of the shards `it` yields (each `< SHARD_COUNT`).
@@ -453,11 +501,61 @@ impl Store for MemStore {
     /// The window's entries and rows from one walk of the index under one
     /// lock (the default looks every row up by id after the walk).
     async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
-        let (entries, rows): (Vec<IndexEntry>, Vec<Option<Arc<UnitRow>>>) = {
-            let cat = self.catalog.read();
-            scan_map(&cat.index, range).into_iter().map(|(k, row)| (index_entry(k, row), Some(Arc::clone(row)))).unzip()
-        };
+        let (entries, rows) = window_entries(&self.catalog.read().index, range);
         window_of(self, entries, rows, reads).await
+    }
+
+    /// Takes entries from the untouched index, checks each unit against
+    /// its stream shard and drops the touched ones from the index, until it
+    /// has a window of untouched ones or the range ends. (The shards are
+    /// checked with the index unlocked: commits lock a shard first.)
+    async fn read_untouched_window(
+        &self,
+        range: &KeyRange,
+        reads: &WindowReads<'_>,
+    ) -> Result<Option<Window>, StoreError> {
+        let limit = range.limit as usize;
+        let (mut entries, mut rows) = (Vec::with_capacity(limit), Vec::with_capacity(limit));
+        let mut rest = range.clone();
+        // Entries taken at a time: near the end of a rush most are of units
+        // booked since, taken one by one they would cost a descent each.
+        rest.limit = range.limit.max(UNTOUCHED_SCAN_LEN_MIN);
+        while entries.len() < limit {
+            // Each entry as its row and the position of its key in the
+            // row's keys: no key copied for the units found touched.
+            let found: Vec<(Arc<UnitRow>, usize)> = {
+                let untouched = self.untouched.read();
+                scan_map(&untouched, &rest)
+                    .into_iter()
+                    .map(|(k, row)| (Arc::clone(row), row.index_keys.iter().position(|own| own == k).unwrap_or(0)))
+                    .collect()
+            };
+            let ended = found.len() < rest.limit as usize;
+            let Some((last, at)) = found.last() else { break };
+            rest.advance_past(&last.index_keys[*at]);
+            let mut touched = Vec::new();
+            for (row, at) in found {
+                if entries.len() == limit {
+                    break;
+                }
+                if self.touched(row.id()) {
+                    touched.push((row, at));
+                } else {
+                    entries.push(index_entry(&row.index_keys[at], &row));
+                    rows.push(Some(row));
+                }
+            }
+            if !touched.is_empty() {
+                let mut untouched = self.untouched.write();
+                for (row, at) in &touched {
+                    untouched.remove(&row.index_keys[*at]);
+                }
+            }
+            if ended {
+                break;
+            }
+        }
+        window_of(self, entries, rows, reads).await.map(Some)
     }
 
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {

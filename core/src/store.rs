@@ -101,6 +101,27 @@
 //! moves or a hold it saw expires. A store without one answers `None` (the
 //! default), and every sold-out answer walks its range.
 //!
+//! **Untouched units** ([`Store::read_untouched_window`], optional). A
+//! unit is *untouched* while none of its booking streams (its main stream
+//! and its day streams, not its definition) holds an event: it is free for
+//! any span and any quantity up to its capacity. A store may keep the index
+//! entries of its live untouched units apart, so that a spreading walk over
+//! a nearly sold-out range finds the free units left without reading every
+//! taken one on its way. Its contract:
+//!
+//! > `read_untouched_window(range, reads)` is [`Store::read_window`] over
+//! > the index entries in `range` whose units are live (not retired) and
+//! > untouched: a unit whose first booking event was acknowledged before
+//! > the read started is never among them, and one defined (and still
+//! > untouched) before it started always is. A unit is untouched as long as
+//! > it is defined and nothing appended to its booking streams since (allot
+//! > books only defined units).
+//!
+//! It is a way to find free units faster, never a decision: every booking
+//! made from it is still an append-expect on the streams read with it, and
+//! a sold-out answer still rests on a walk of the whole index. A store
+//! without it answers `None` (the default).
+//!
 //! Methods are `async` so that stores can be asynchronous (IndexedDB in a
 //! browser, a server database); the futures are not required to be `Send`.
 //! An in-memory store can return ready futures. Errors say whether anything
@@ -441,6 +462,18 @@ pub trait Store {
         window_of(self, entries, rows, reads).await
     }
 
+    /// [`Store::read_window`] over the entries of live untouched units only
+    /// (see the module documentation). `None`: the store keeps no such
+    /// index (the default).
+    async fn read_untouched_window(
+        &self,
+        range: &KeyRange,
+        reads: &WindowReads<'_>,
+    ) -> Result<Option<Window>, StoreError> {
+        let _ = (range, reads);
+        Ok(None)
+    }
+
     /// The change feed after position `after`: at most `limit` journal
     /// entries (an entry is what the store journals at once: one commit, or
     /// one commit group); `limit` 0 reads only the feed's current end
@@ -554,6 +587,13 @@ macro_rules! forward_store {
             }
             async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
                 (**self).read_window(range, reads).await
+            }
+            async fn read_untouched_window(
+                &self,
+                range: &KeyRange,
+                reads: &WindowReads<'_>,
+            ) -> Result<Option<Window>, StoreError> {
+                (**self).read_untouched_window(range, reads).await
             }
             async fn decide_group(
                 &self,

@@ -387,11 +387,13 @@ def main():
             L.append(f"| {label} | {median(x['runs'], 'wall_secs'):.3f} | "
                      f"{', '.join('%.3f' % r['wall_secs'] for r in x['runs'])} | "
                      f"{median(x['runs'], 'read_queries'):,.0f} | `{x['cmd']}` |")
-        L.append("\nEach booker learns that a room is taken only by reading it. Near the end of the rush the last "
-                 "free rooms lie in a few stretches, and a booker whose stretch ran out walks the index window by "
-                 "window until it finds another: with 1% fewer sessions no booker has to. How long that search "
-                 "takes depends on where the last stretches happen to lie, so it swings from run to run. Two "
-                 "workers run into each other's booked stretches less often than sixteen, and read fewer windows.")
+        L.append("\nEach booker learns that a room is taken by reading it, or from the in-memory store's untouched "
+                 "rooms (those never booked, `Store::read_untouched_window`): a booker that finds a window wholly "
+                 "taken walks those before it reads on. Near the end of the rush the last free rooms lie in a few "
+                 "stretches; without the untouched rooms a booker whose stretch ran out walked the index window by "
+                 "window until it found another, and the time swung with where the last stretches lay. The reads "
+                 "that check the untouched rooms drop each booked room from them once, which is most of what two "
+                 "workers pay for it (ARCHITECTURE.md, \"What the store now says\").")
     if a.max_rooms < 10_000_000:
         L.append(f"\n10,000,000 was not run: peak memory grows linearly (about 3 GiB at 1M) and 10M would exceed this "
                  "machine's memory; `scripts/bench.sh --max-rooms 10000000` runs it where it fits.")

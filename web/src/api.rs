@@ -81,6 +81,9 @@ impl Store for Backend {
     async fn read_window(&self, r: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
         dispatch!(self, read_window(r, reads))
     }
+    async fn read_untouched_window(&self, r: &KeyRange, reads: &WindowReads<'_>) -> Result<Option<Window>, StoreError> {
+        dispatch!(self, read_untouched_window(r, reads))
+    }
     async fn changes(&self, after: FeedPos, limit: u32) -> Result<Option<Changes>, StoreError> {
         dispatch!(self, changes(after, limit))
     }
@@ -156,6 +159,7 @@ impl Inner {
         total.already_booked += after.already_booked - before.already_booked;
         total.replays += after.replays - before.replays;
         total.window_hits += after.window_hits - before.window_hits;
+        total.untouched_reads += after.untouched_reads - before.untouched_reads;
         total.feed_reads += after.feed_reads - before.feed_reads;
         total.sold_out_known += after.sold_out_known - before.sold_out_known;
         self.stats.set(total);
@@ -674,6 +678,7 @@ impl Db {
             .set("alreadyBooked", js::u64_js(s.already_booked))
             .set("replays", js::u64_js(s.replays))
             .set("windowHits", js::u64_js(s.window_hits))
+            .set("untouchedReads", js::u64_js(s.untouched_reads))
             .set("feedReads", js::u64_js(s.feed_reads))
             .set("soldOutKnown", js::u64_js(s.sold_out_known))
             .done()

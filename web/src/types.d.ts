@@ -267,6 +267,8 @@ export interface Stats {
   replays: number;
   /** Candidate windows answered from index entries read before (no index query). */
   windowHits: number;
+  /** Candidate windows read among units never booked (the memory store keeps them apart; also in `readQueries`). */
+  untouchedReads: number;
   /** Reads of the store's change feed (IndexedDB: its journal), `sync()` included. */
   feedReads: number;
   /** Requests answered sold out from an earlier walk over the same range, with no walk (the memory store; see ARCHITECTURE.md). */

@@ -13,7 +13,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use allot_core::store::{Changes, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice, VacancyEpoch};
+use allot_core::store::{
+    Changes, FeedPos, IndexEntry, KeyRange, ReadReq, StreamSlice, VacancyEpoch, Window, WindowReads,
+};
 use allot_core::{BookingId, ClaimRecord, Commit, CommitOutcome, MemStore, Seq, Store, StoreError, StreamId, UnitRow};
 
 use super::exec::{run, yield_now};
@@ -133,6 +135,13 @@ impl Store for SimStore {
     }
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.mem.scan_index(range).await
+    }
+    async fn read_untouched_window(
+        &self,
+        range: &KeyRange,
+        reads: &WindowReads<'_>,
+    ) -> Result<Option<Window>, StoreError> {
+        self.mem.read_untouched_window(range, reads).await
     }
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.mem.scan_units(range).await
@@ -571,6 +580,13 @@ impl Store for Handle {
     }
     async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
         self.plain("scan_index", self.shared.inner.scan_index(range)).await
+    }
+    async fn read_untouched_window(
+        &self,
+        range: &KeyRange,
+        reads: &WindowReads<'_>,
+    ) -> Result<Option<Window>, StoreError> {
+        self.plain("read_untouched_window", self.shared.inner.read_untouched_window(range, reads)).await
     }
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
         self.plain("scan_units", self.shared.inner.scan_units(range)).await
