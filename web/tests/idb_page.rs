@@ -26,8 +26,13 @@ async fn idb_store_conforms_in_a_page() {
     report.assert_ok();
     assert!(report.passed.len() >= 21, "cases: {:?}", report.passed);
     // IndexedDB keeps a change feed, but no vacancy epoch (a client that
-    // follows the feed walks a sold-out range in its own memory).
-    assert_eq!(report.skipped, ["vacancy_epoch_moves_when_room_may_come_back"], "skipped");
+    // follows the feed walks a sold-out range in its own memory), and no
+    // untouched units (not yet).
+    assert_eq!(
+        report.skipped,
+        ["untouched_window_is_the_units_never_booked", "vacancy_epoch_moves_when_room_may_come_back"],
+        "skipped"
+    );
 }
 
 async fn define_tour(store: &IdbStore, capacity: u32) {
