@@ -30,7 +30,7 @@ use hashbrown::{HashMap, HashSet};
 use crate::error::StoreError;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::key;
-use crate::model::{BookingId, Part, Seq, StreamId, UnitId};
+use crate::model::{BookingId, Part, Seq, StreamId, TimeMs, UnitId};
 use crate::store::*;
 use crate::sync::{Mutex, RwLock};
 
@@ -124,6 +124,44 @@ pub struct MemStore {
     /// The vacancy epoch (see [`Store::vacancy_epoch`]). Behind a lock, not
     /// atomics: 64-bit atomics are not on every target `no_std` runs on.
     vacancies: Mutex<VacancyEpoch>,
+    /// A copy of `vacancies.at_max`, so that a booking whose events are no
+    /// later than it need not take that lock (one lock every commit shares).
+    at_max_seen: AtMaxSeen,
+}
+
+/// A lower bound of [`VacancyEpoch::at_max`] readable without its lock:
+/// written only under it, after `at_max`, with `at_max`'s new value, so it
+/// never exceeds it. Release and acquire: a commit that skips the lock
+/// because of a value it read comes after the critical section that wrote
+/// it, so any later `vacancy_epoch` read sees at least that value. Where
+/// 64-bit atomics are missing it knows nothing and every commit with events
+/// takes the lock, as before.
+#[derive(Debug, Default)]
+struct AtMaxSeen {
+    #[cfg(target_has_atomic = "64")]
+    at_max: core::sync::atomic::AtomicU64,
+}
+
+impl AtMaxSeen {
+    /// Whether `at_max` is known to be at least `at` (stale reads only
+    /// answer `false` more often: the bound only grows).
+    fn covers(&self, at: TimeMs) -> bool {
+        #[cfg(target_has_atomic = "64")]
+        return at <= self.at_max.load(core::sync::atomic::Ordering::Acquire);
+        #[cfg(not(target_has_atomic = "64"))]
+        return {
+            let _ = at;
+            false
+        };
+    }
+
+    /// Records `at_max`'s new value; call with the vacancy lock held.
+    fn set(&self, at_max: TimeMs) {
+        #[cfg(target_has_atomic = "64")]
+        self.at_max.store(at_max, core::sync::atomic::Ordering::Release);
+        #[cfg(not(target_has_atomic = "64"))]
+        let _ = at_max;
+    }
 }
 
 impl Default for MemStore {
@@ -281,6 +319,7 @@ impl MemStore {
             journal: None,
             untouched: RwLock::new(Untouched::default()),
             vacancies: Mutex::new(VacancyEpoch { epoch: 0, at_max: 0 }),
+            at_max_seen: AtMaxSeen::default(),
         }
     }
 
@@ -356,8 +395,10 @@ impl MemStore {
                 None => {
                     shard.streams.insert(w.stream.clone(), w.events.clone());
                     shard.sorted = None;
-                    if let (Part::Day(_), Some(unit)) = (w.stream.part, w.stream.unit()) {
-                        shard.day_units.insert(unit);
+                    // The part first: `unit()` clones the id, whose count
+                    // lies in memory the commit has not touched otherwise.
+                    if let Part::Day(_) = w.stream.part {
+                        shard.day_units.extend(w.stream.unit());
                     }
                 }
             }
@@ -398,9 +439,10 @@ impl MemStore {
         // old epoch (the contract of `vacancy_epoch`).
         let at_max = c.writes.iter().flat_map(|w| &w.events).map(Event::at).max().unwrap_or(0);
         let vacates = c.may_vacate();
-        if vacates || at_max > 0 {
+        if vacates || !self.at_max_seen.covers(at_max) {
             let mut v = self.vacancies.lock();
             v.at_max = v.at_max.max(at_max);
+            self.at_max_seen.set(v.at_max);
             if vacates {
                 v.epoch += 1;
             }
