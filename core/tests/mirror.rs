@@ -5,6 +5,9 @@
 
 use allot_core::*;
 
+mod common;
+use common::booked;
+
 const NOW: u64 = 1_000;
 
 fn price_index() -> IndexDef {
@@ -30,15 +33,6 @@ fn reqs(from: usize, n: usize, night: u32) -> Vec<BookAnyReq> {
             qty: 1,
             hold: None,
             pick: Pick::First,
-        })
-        .collect()
-}
-
-fn booked(out: &[Result<Outcome, BookError>]) -> Vec<String> {
-    out.iter()
-        .filter_map(|o| match o {
-            Ok(Outcome::Booked { unit, .. }) => Some(unit.as_str().to_string()),
-            _ => None,
         })
         .collect()
 }

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use allot_core::store::*;
 use allot_core::*;
 
+mod common;
+use common::booked;
+
 const NOW: u64 = 1_000;
 const STAY: Span = Span::Interval { start: 100, end: 110 };
 
@@ -69,15 +72,6 @@ fn reqs(actor: &str, from: u32, n: u32) -> Vec<BookAnyReq> {
             qty: 1,
             hold: None,
             pick: Pick::Spread,
-        })
-        .collect()
-}
-
-fn booked(out: &[Result<Outcome, BookError>]) -> Vec<String> {
-    out.iter()
-        .filter_map(|o| match o {
-            Ok(Outcome::Booked { unit, .. }) => Some(unit.as_str().to_string()),
-            _ => None,
         })
         .collect()
 }
