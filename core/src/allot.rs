@@ -1182,7 +1182,8 @@ impl<S: Store> Allot<S> {
     /// to `config.window_len`; when every candidate of a window is taken (by
     /// others, meanwhile) the next window is queried, and the request ends
     /// `SoldOut` only after a whole pass over the range observed every unit
-    /// taken.
+    /// taken. A spreading walk that finds a window wholly taken first tries
+    /// the store's untouched units, where it keeps them (`book_untouched`).
     pub async fn book_any(&mut self, req: &BookAnyReq, now: TimeMs) -> Result<Outcome, BookError> {
         self.begin();
         check_time("now", now)?;
@@ -1229,6 +1230,9 @@ impl<S: Store> Allot<S> {
         // them behind until it came round again.
         let resumed = req.pick == Pick::Spread && self.hint_in(&range, &req.span).is_some();
         let mut leaps = 0;
+        // The untouched units are walked once, at the first window found
+        // taken whole (as the batch walk does; see `book_untouched`).
+        let mut untouched_walked = req.pick != Pick::Spread;
         // Windows grow from a few candidates to `window`: the first unit
         // tried is usually free, and a full window fetched for it would be
         // copied and dropped unread. (A spreading walk may so leap after a
@@ -1260,11 +1264,65 @@ impl<S: Store> Allot<S> {
             }
             // A whole window taken: a spreading walker is in a stretch
             // others booked.
+            if !untouched_walked {
+                untouched_walked = true;
+                if let Some(o) = self.book_untouched(req, &range, &fingerprint, now, &mut tries).await? {
+                    return Ok(o);
+                }
+            }
             leap_past_taken(&mut segments, &mut leaps, req.pick, &req.booking);
         }
         let ended = if epoch.is_some() { self.store.vacancy_epoch().await? } else { None };
         self.remember_sold_out(&range, req.span, req.qty, req.hold.is_some(), epoch, ended);
         Ok(Outcome::SoldOut)
+    }
+
+    /// Books a unit among the untouched units of `range` (the store's
+    /// [`Store::read_untouched_window`]), walked from the request's own
+    /// spread point: every one was free when read, where a walk over the
+    /// whole index reads the taken ones too. `None` when none could be
+    /// booked or the store keeps no untouched units: the caller's walk then
+    /// goes on, and only that walk may end sold out (units free again after
+    /// a cancellation are not untouched).
+    async fn book_untouched(
+        &mut self,
+        req: &BookAnyReq,
+        range: &KeyRange,
+        fingerprint: &[u8],
+        now: TimeMs,
+        tries: &mut Tries,
+    ) -> Result<Option<Outcome>, BookError> {
+        if self.untouched_absent {
+            return Ok(None);
+        }
+        // No stream reads with the window: `try_window` observes the
+        // candidates it tries, a few at a time.
+        let no_reads = |_: &UnitRow, _: &mut Vec<ReadReq>| {};
+        let mut segments: VecDeque<KeyRange> = split_at(range, None, &req.booking).into();
+        while let Some(cur) = segments.front_mut() {
+            cur.limit = self.config.window_len;
+            let Some(window) = self.store.read_untouched_window(cur, &no_reads).await? else {
+                self.untouched_absent = true;
+                return Ok(None);
+            };
+            self.stats.read_queries += 1;
+            self.stats.untouched_reads += 1;
+            let entries = window.entries;
+            let full_window = entries.len() as u32 >= cur.limit;
+            if let Some(o) = self.try_window(req, &entries, fingerprint, now, tries, true).await? {
+                if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
+                    self.set_hint(range, req.span, &e.key);
+                }
+                return Ok(Some(o));
+            }
+            match (full_window, entries.last()) {
+                (true, Some(last)) => cur.advance_past(&last.key),
+                _ => {
+                    segments.pop_front();
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The range split at this client's hint: from the hint to the end, then
