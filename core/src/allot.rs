@@ -1250,9 +1250,7 @@ impl<S: Store> Allot<S> {
                 continue;
             }
             if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut tries, !resumed).await? {
-                if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
-                    self.set_hint(&range, req.span, &e.key);
-                }
+                self.hint_at_outcome(&range, req.span, &o, &entries);
                 return Ok(o);
             }
             if !full_window {
@@ -1310,9 +1308,7 @@ impl<S: Store> Allot<S> {
             let entries = window.entries;
             let full_window = entries.len() as u32 >= cur.limit;
             if let Some(o) = self.try_window(req, &entries, fingerprint, now, tries, true).await? {
-                if let Some(e) = o.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
-                    self.set_hint(range, req.span, &e.key);
-                }
+                self.hint_at_outcome(range, req.span, &o, &entries);
                 return Ok(Some(o));
             }
             match (full_window, entries.last()) {
@@ -1349,6 +1345,14 @@ impl<S: Store> Allot<S> {
             _ => {
                 self.hint = Some(Hint { start: range.start.clone(), end: range.end.clone(), span, key: key.to_vec() });
             }
+        }
+    }
+
+    /// Moves the hint to the entry of the unit `outcome` placed, if it is
+    /// one of `entries` (the window the walk found it in).
+    fn hint_at_outcome(&mut self, range: &KeyRange, span: Span, outcome: &Outcome, entries: &[IndexEntry]) {
+        if let Some(e) = outcome.unit().and_then(|unit| entries.iter().find(|e| e.unit == *unit)) {
+            self.set_hint(range, span, &e.key);
         }
     }
 
