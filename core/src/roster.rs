@@ -254,6 +254,12 @@ impl Roster {
                     }
                     self.by_booking.insert(booking.clone(), self.entries.len());
                 }
+                if self.entries.capacity() == 0 {
+                    // Most rosters hold one booking: room for exactly one
+                    // entry (112 bytes), not the four a first push reserves.
+                    // The client cache holds up to `roster_cache_max` of them.
+                    self.entries.reserve_exact(1);
+                }
                 self.entries.push(Entry { booking: booking.clone(), qty: *qty, span: *span, state, seq, at: *at });
                 Ok(())
             }
@@ -276,6 +282,16 @@ mod tests {
 
     fn held(k: &str, expires_at: u64, at: u64) -> Event {
         Event::Booked { booking: b(k), qty: 1, span: Span::Whole, hold: Some(Hold { expires_at, ext_ref: None }), at }
+    }
+
+    #[test]
+    fn a_roster_of_one_booking_keeps_room_for_one() {
+        // A client caches up to `roster_cache_max` rosters, most of them of
+        // one booking: room for four would be three wasted entries each.
+        let (r, _) = Roster::replay(&[held("h", 100, 0)]);
+        assert_eq!(r.entries.capacity(), 1);
+        let (r, _) = Roster::replay(&[held("h", 100, 0), held("i", 100, 0)]);
+        assert_eq!(r.entries.len(), 2);
     }
 
     #[test]
