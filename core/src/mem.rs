@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 use core::ops::Bound;
 
 use hashbrown::{HashMap, HashSet};
+use smallvec::SmallVec;
 
 use crate::error::StoreError;
 use crate::event::{ClaimRecord, Event, UnitRow};
@@ -94,14 +95,23 @@ struct Journal {
     entries: VecDeque<Vec<Append>>,
 }
 
+/// A key of the catalog's B-trees, inline up to [`KEY_INLINE_BYTES`]: a
+/// descent compares about 20 keys at a million units, and a key behind a
+/// pointer is a cache miss for each (allot holiday's index keys are 26
+/// bytes).
+type Key = SmallVec<[u8; KEY_INLINE_BYTES]>;
+
+/// Long enough for an index name, a number and a short unit id.
+const KEY_INLINE_BYTES: usize = 32;
+
 #[derive(Debug, Default)]
 struct Catalog {
     units: HashMap<UnitId, Arc<UnitRow>>,
     /// Unit ids by encoded id, for `scan_units`.
-    ordered: BTreeMap<Vec<u8>, UnitId>,
+    ordered: BTreeMap<Key, UnitId>,
     /// Each index entry's unit row (the same `Arc` as in `units`): a window
     /// read takes its rows from its walk of the index, with no lookup by id.
-    index: BTreeMap<Vec<u8>, Arc<UnitRow>>,
+    index: BTreeMap<Key, Arc<UnitRow>>,
 }
 
 /// Index entries whose units may be untouched (see
@@ -109,7 +119,7 @@ struct Catalog {
 /// [`Catalog::index`]: every live unit's entries, less those a read found
 /// booked since. Commits only add (defining a unit); the reads drop the
 /// entries of units they find touched, so that booking costs nothing here.
-type Untouched = BTreeMap<Vec<u8>, Arc<UnitRow>>;
+type Untouched = BTreeMap<Key, Arc<UnitRow>>;
 
 /// The in-memory store.
 #[derive(Debug)]
@@ -211,10 +221,10 @@ fn bounds(range: &KeyRange) -> Option<ByteBounds<'_>> {
 }
 
 /// Up to `range.limit` items of `map` in `range`, in scan order.
-fn scan_map<'a, V>(map: &'a BTreeMap<Vec<u8>, V>, range: &KeyRange) -> Vec<(&'a Vec<u8>, &'a V)> {
+fn scan_map<'a, V>(map: &'a BTreeMap<Key, V>, range: &KeyRange) -> Vec<(&'a [u8], &'a V)> {
     let Some(b) = bounds(range) else { return Vec::new() };
     let limit = range.limit as usize;
-    let it = map.range::<[u8], _>(b);
+    let it = map.range::<[u8], _>(b).map(|(k, v)| (k.as_slice(), v));
     if range.reverse { it.rev().take(limit).collect() } else { it.take(limit).collect() }
 }
 
@@ -417,20 +427,20 @@ impl MemStore {
                 match cat.units.get(id).cloned() {
                     Some(old) => {
                         for k in &old.index_keys {
-                            cat.index.remove(k);
-                            untouched.remove(k);
+                            cat.index.remove(k.as_slice());
+                            untouched.remove(k.as_slice());
                         }
                     }
                     None => {
                         let mut k = Vec::new();
                         key::encode_str(id.as_str(), &mut k);
-                        cat.ordered.insert(k, id.clone());
+                        cat.ordered.insert(Key::from_slice(&k), id.clone());
                     }
                 }
                 let row = Arc::new(row.clone());
                 for k in &row.index_keys {
-                    cat.index.insert(k.clone(), Arc::clone(&row));
-                    untouched.insert(k.clone(), Arc::clone(&row));
+                    cat.index.insert(Key::from_slice(k), Arc::clone(&row));
+                    untouched.insert(Key::from_slice(k), Arc::clone(&row));
                 }
                 cat.units.insert(id.clone(), row);
             }
@@ -462,7 +472,7 @@ fn index_entry(key: &[u8], row: &UnitRow) -> IndexEntry {
 
 /// A window's entries in `range` of `index` (entry key to row), and their rows.
 fn window_entries(
-    index: &BTreeMap<Vec<u8>, Arc<UnitRow>>,
+    index: &BTreeMap<Key, Arc<UnitRow>>,
     range: &KeyRange,
 ) -> (Vec<IndexEntry>, Vec<Option<Arc<UnitRow>>>) {
     scan_map(index, range).into_iter().map(|(k, row)| (index_entry(k, row), Some(Arc::clone(row)))).unzip()
@@ -590,7 +600,7 @@ impl Store for MemStore {
             if !touched.is_empty() {
                 let mut untouched = self.untouched.write();
                 for (row, at) in &touched {
-                    untouched.remove(&row.index_keys[*at]);
+                    untouched.remove(row.index_keys[*at].as_slice());
                 }
             }
             if ended {

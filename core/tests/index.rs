@@ -222,3 +222,41 @@ proptest! {
         prop_assert_eq!(got, filtered(&ps, |p| lo <= p && p < hi));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    // The in-memory store keeps keys of up to 32 bytes inline and longer
+    // ones behind a pointer: ids from 1 to 60 bytes put both kinds, in any
+    // mix, in one index, and order must not depend on which kind a key is.
+    #[test]
+    fn ranges_over_ids_of_any_length_match_a_plain_comparison(
+        units in proptest::collection::btree_map("[a-z0-9]{1,60}", 0u32..50, 1..80),
+        lo in 0u32..50,
+        span in 0u32..50,
+        limit in 1u32..20,
+        reverse in any::<bool>(),
+    ) {
+        let hi = lo.saturating_add(span);
+        let store = MemStore::new();
+        let mut a = Allot::new(&store);
+        pollster::block_on(async {
+            a.define_index(&IndexDef::single("price", "price", KeyType::U32).unwrap(), NOW).await.unwrap();
+            let specs: Vec<UnitSpec> = units
+                .iter()
+                .map(|(id, p)| UnitSpec::new(id, UnitKind::Exclusive, vec![("price".into(), KeyValue::U32(*p))]).unwrap())
+                .collect();
+            a.define_units(&specs, NOW).await.unwrap();
+        });
+        let mut q = IndexQuery::half_open("price", KeyValue::U32(lo), KeyValue::U32(hi));
+        q.reverse = reverse;
+        let mut got = all_pages(&store, &q, limit);
+        if reverse {
+            got.reverse();
+        }
+        let mut want: Vec<(String, u32)> =
+            units.iter().filter(|(_, p)| lo <= **p && **p < hi).map(|(id, p)| (id.clone(), *p)).collect();
+        want.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        prop_assert_eq!(got, want);
+    }
+}
