@@ -17,6 +17,8 @@
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
+use smallvec::SmallVec;
+
 use crate::allot::{RosterView, roster_view};
 use crate::catalog::Schema;
 use crate::error::{QueryError, StoreError};
@@ -139,14 +141,29 @@ pub struct VerifyOptions {
 
 const PAGE: u32 = 1024;
 
-async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, ClaimRecord>, StoreError> {
+/// What the recount checks of a claim: where its booking must be. (Not the
+/// whole record: its request bytes would be most of the memory.)
+#[derive(Debug, PartialEq, Eq)]
+struct ClaimFacts {
+    unit: UnitId,
+    span: Span,
+    qty: u32,
+}
+
+impl From<ClaimRecord> for ClaimFacts {
+    fn from(c: ClaimRecord) -> Self {
+        Self { unit: c.unit, span: c.span, qty: c.qty }
+    }
+}
+
+async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, ClaimFacts>, StoreError> {
     let mut out = BTreeMap::new();
     let mut range = KeyRange::all(PAGE);
     loop {
         let page = store.scan_claims(&range).await?;
         let full = page.len() as u32 >= range.limit;
         let Some(last) = page.last().map(|(b, _)| b.encode()) else { break };
-        out.extend(page);
+        out.extend(page.into_iter().map(|(b, c)| (b, ClaimFacts::from(c))));
         if !full {
             break;
         }
@@ -171,6 +188,20 @@ async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, alloc::sync::
         range = range.after(&k);
     }
     Ok(out)
+}
+
+/// What the recount found of one booking.
+#[derive(Default)]
+struct Found {
+    /// The streams it is in, each once: one for most bookings (a stay of
+    /// an allotment is in one stream per day), so inline: at a million
+    /// bookings a set per booking was the largest part of the recount's
+    /// memory.
+    streams: SmallVec<[StreamId; 1]>,
+    /// Live at `now` in one of them.
+    live: bool,
+    /// Confirmed in one of them.
+    confirmed: bool,
 }
 
 /// Replays a definition stream into the row it should have produced.
@@ -209,10 +240,8 @@ pub async fn verify<S: Store>(
     let mut v = Vec::new();
     // Bookings found without a claim in the first read: read again at the end.
     let mut unclaimed: Vec<(StreamId, BookingId, UnitId, Span, u32)> = Vec::new();
-    // booking -> streams it was found in
-    let mut found: BTreeMap<BookingId, BTreeSet<StreamId>> = BTreeMap::new();
-    // booking -> (live at `now`, confirmed)
-    let mut live: BTreeMap<BookingId, (bool, bool)> = BTreeMap::new();
+    // Every booking found in a stream: where, and whether it is live.
+    let mut found: BTreeMap<BookingId, Found> = BTreeMap::new();
     let mut live_units = BTreeSet::new();
     let mut defs_seen = BTreeSet::new();
 
@@ -265,7 +294,10 @@ pub async fn verify<S: Store>(
                     v.push(Violation::Anomaly { stream: stream.clone(), anomaly: a });
                 }
                 let Event::Booked { booking, qty, span, .. } = event else { continue };
-                found.entry(booking.clone()).or_default().insert(stream.clone());
+                let streams = &mut found.entry(booking.clone()).or_default().streams;
+                if !streams.contains(&stream) {
+                    streams.push(stream.clone());
+                }
                 match claims.get(booking) {
                     None => unclaimed.push((stream.clone(), booking.clone(), unit_id.clone(), *span, *qty)),
                     Some(c) if c.unit != unit_id || c.span != *span || c.qty != *qty => {
@@ -301,9 +333,9 @@ pub async fn verify<S: Store>(
             let eff = roster.effective_now(now);
             for e in roster.entries() {
                 let is_live = e.is_live(eff);
-                let slot = live.entry(e.booking.clone()).or_insert((false, false));
-                slot.0 |= is_live;
-                slot.1 |= e.state == crate::roster::BookingState::Confirmed;
+                let slot = found.entry(e.booking.clone()).or_default();
+                slot.live |= is_live;
+                slot.confirmed |= e.state == crate::roster::BookingState::Confirmed;
                 if is_live {
                     live_units.insert(unit_id.clone());
                 }
@@ -327,7 +359,7 @@ pub async fn verify<S: Store>(
         let streams = booking_streams(&claim.unit, &claim.span);
         let seen = found.get(booking);
         for s in streams {
-            if !seen.is_some_and(|set| set.contains(&s)) {
+            if !seen.is_some_and(|f| f.streams.contains(&s)) {
                 v.push(Violation::ClaimWithoutBooking { booking: booking.clone(), stream: s });
             }
         }
@@ -354,11 +386,11 @@ pub async fn verify<S: Store>(
         }
     }
     let mut per_actor: BTreeMap<&Actor, u32> = BTreeMap::new();
-    for (booking, (is_live, confirmed)) in &live {
-        if *is_live {
+    for (booking, f) in &found {
+        if f.live {
             report.live_bookings += 1;
             *per_actor.entry(&booking.actor).or_default() += 1;
-            if *confirmed {
+            if f.confirmed {
                 report.confirmed += 1;
             } else {
                 report.held += 1;
