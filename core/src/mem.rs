@@ -56,14 +56,15 @@ struct StreamShard {
     /// [`Store::read_untouched_window`]).
     day_units: HashSet<UnitId>,
     /// Encoded ids of `streams`, sorted; `None` once a stream was added.
-    sorted: Option<Vec<(Vec<u8>, StreamId)>>,
+    sorted: Option<Vec<(Key, StreamId)>>,
 }
 
 impl StreamShard {
-    fn sorted(&mut self) -> &[(Vec<u8>, StreamId)] {
+    fn sorted(&mut self) -> &[(Key, StreamId)] {
         let streams = &self.streams;
         self.sorted.get_or_insert_with(|| {
-            let mut v: Vec<(Vec<u8>, StreamId)> = streams.keys().map(|s| (s.encode(), s.clone())).collect();
+            let mut v: Vec<(Key, StreamId)> =
+                streams.keys().map(|s| (Key::from_slice(&s.encode()), s.clone())).collect();
             v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             v
         })
@@ -74,14 +75,15 @@ impl StreamShard {
 struct ClaimShard {
     claims: HashMap<BookingId, ClaimRecord>,
     /// Encoded ids of `claims`, sorted; `None` once a claim was added.
-    sorted: Option<Vec<(Vec<u8>, BookingId)>>,
+    sorted: Option<Vec<(Key, BookingId)>>,
 }
 
 impl ClaimShard {
-    fn sorted(&mut self) -> &[(Vec<u8>, BookingId)] {
+    fn sorted(&mut self) -> &[(Key, BookingId)] {
         let claims = &self.claims;
         self.sorted.get_or_insert_with(|| {
-            let mut v: Vec<(Vec<u8>, BookingId)> = claims.keys().map(|b| (b.encode(), b.clone())).collect();
+            let mut v: Vec<(Key, BookingId)> =
+                claims.keys().map(|b| (Key::from_slice(&b.encode()), b.clone())).collect();
             v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             v
         })
@@ -229,7 +231,7 @@ fn scan_map<'a, V>(map: &'a BTreeMap<Key, V>, range: &KeyRange) -> Vec<(&'a [u8]
 }
 
 /// The part of a sorted list whose keys lie in `range`.
-fn in_range<'a, T>(sorted: &'a [(Vec<u8>, T)], range: &KeyRange) -> &'a [(Vec<u8>, T)] {
+fn in_range<'a, T>(sorted: &'a [(Key, T)], range: &KeyRange) -> &'a [(Key, T)] {
     if bounds(range).is_none() {
         return &[];
     }
@@ -244,9 +246,9 @@ fn in_range<'a, T>(sorted: &'a [(Vec<u8>, T)], range: &KeyRange) -> &'a [(Vec<u8
 /// Up to `range.limit` items in `range` over every shard's sorted list
 /// (all locked by the caller), merged in scan order: a k-way merge, so a
 /// page costs O(limit log shards) whatever the number of shards.
-fn scan_merged<'a, T>(lists: &[&'a [(Vec<u8>, T)]], range: &KeyRange) -> Vec<&'a T> {
-    let mut slices: Vec<&'a [(Vec<u8>, T)]> = lists.iter().map(|l| in_range(l, range)).collect();
-    let take = |s: &mut &'a [(Vec<u8>, T)]| -> Option<&'a (Vec<u8>, T)> {
+fn scan_merged<'a, T>(lists: &[&'a [(Key, T)]], range: &KeyRange) -> Vec<&'a T> {
+    let mut slices: Vec<&'a [(Key, T)]> = lists.iter().map(|l| in_range(l, range)).collect();
+    let take = |s: &mut &'a [(Key, T)]| -> Option<&'a (Key, T)> {
         if range.reverse {
             let (last, rest) = s.split_last()?;
             *s = rest;
@@ -276,7 +278,7 @@ fn scan_merged<'a, T>(lists: &[&'a [(Vec<u8>, T)]], range: &KeyRange) -> Vec<&'a
 }
 
 struct Head<'a, V> {
-    key: &'a Vec<u8>,
+    key: &'a Key,
     value: &'a V,
     shard: usize,
     reverse: bool,
@@ -621,7 +623,7 @@ impl Store for MemStore {
         for g in guards.iter_mut() {
             g.sorted();
         }
-        let lists: Vec<&[(Vec<u8>, StreamId)]> = guards.iter().map(|g| g.sorted.as_deref().unwrap_or(&[])).collect();
+        let lists: Vec<&[(Key, StreamId)]> = guards.iter().map(|g| g.sorted.as_deref().unwrap_or(&[])).collect();
         let ids = scan_merged(&lists, range);
         Ok(ids
             .into_iter()
@@ -637,7 +639,7 @@ impl Store for MemStore {
         for g in guards.iter_mut() {
             g.sorted();
         }
-        let lists: Vec<&[(Vec<u8>, BookingId)]> = guards.iter().map(|g| g.sorted.as_deref().unwrap_or(&[])).collect();
+        let lists: Vec<&[(Key, BookingId)]> = guards.iter().map(|g| g.sorted.as_deref().unwrap_or(&[])).collect();
         let ids = scan_merged(&lists, range);
         Ok(ids
             .into_iter()
