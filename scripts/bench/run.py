@@ -65,6 +65,13 @@ def rel(cmd):
     return " ".join(c.replace(ROOT + "/", "") for c in cmd)
 
 
+def machine_gib():
+    try:
+        return int(open("/proc/meminfo").readline().split()[1]) / 1024 / 1024
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -74,12 +81,8 @@ def machine():
                 break
     except OSError:
         pass
-    mem = ""
-    try:
-        kb = int(open("/proc/meminfo").readline().split()[1])
-        mem = f", {kb / 1024 / 1024:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
+    gib = machine_gib()
+    mem = f", {gib:.0f} GiB" if gib else ""
     chromium = subprocess.run(["chromium", "--version"], capture_output=True, text=True).stdout.strip()
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
@@ -400,8 +403,12 @@ def main():
                  "time on 16 threads read the rooms the other 15 had taken and took about three times as long "
                  "(ARCHITECTURE.md, \"What the store now says\").")
     if a.max_rooms < 10_000_000:
-        L.append(f"\n10,000,000 was not run: peak memory grows linearly (about 3 GiB at 1M) and 10M would exceed this "
-                 "machine's memory; `scripts/bench.sh --max-rooms 10000000` runs it where it fits.")
+        top = sc[-1]
+        top_rss = median(top["runs"], "rss_kb") if all("rss_kb" in r for r in top["runs"]) else 0
+        per = 10_000_000 / top["n"]
+        L.append(f"\n10,000,000 was not run: peak memory grows linearly ({top_rss / 1024 / 1024:.2f} GiB at "
+                 f"{top['n']:,}, so about {top_rss * per / 1024 / 1024:.0f} GiB at 10M, with {machine_gib():.0f} GiB here); "
+                 "`scripts/bench.sh --max-rooms 10000000` runs it where it fits.")
     L.append("")
     L.append(f"## wasm (npm package in Node) vs native, in-memory, {w['n']:,} rooms and sessions, one booker\n")
     L.append(f"- wasm, cold: `{w['node_cmd']}`: the process's first rush; V8 compiles the wasm with its baseline "
