@@ -31,7 +31,7 @@ use smallvec::SmallVec;
 use crate::error::StoreError;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::key;
-use crate::model::{BookingId, Part, Seq, StreamId, TimeMs, UnitId};
+use crate::model::{BookingId, Part, Seq, StreamId, StreamRef, TimeMs, UnitId};
 use crate::store::*;
 use crate::sync::{Mutex, RwLock};
 
@@ -356,7 +356,8 @@ impl MemStore {
     /// [`Store::read_untouched_window`]).
     fn touched(&self, unit: &UnitId) -> bool {
         let shard = self.streams[shard_of(&[unit.as_str().as_bytes()])].lock();
-        shard.streams.contains_key(&StreamId::new(unit, Part::Main)) || shard.day_units.contains(unit)
+        shard.streams.contains_key(&StreamRef { unit: unit.as_str(), part: Part::Main })
+            || shard.day_units.contains(unit)
     }
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
