@@ -282,9 +282,9 @@ pub struct StreamId {
 /// Hashes as the `StreamId` it names (the fields in the same order, `&str`
 /// hashing as the `Arc<str>`).
 #[derive(Debug, Hash)]
-pub struct StreamRef<'a> {
-    pub unit: &'a str,
-    pub part: Part,
+pub(crate) struct StreamRef<'a> {
+    pub(crate) unit: &'a str,
+    pub(crate) part: Part,
 }
 
 impl hashbrown::Equivalent<StreamId> for StreamRef<'_> {

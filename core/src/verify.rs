@@ -333,7 +333,12 @@ pub async fn verify<S: Store>(
             let eff = roster.effective_now(now);
             for e in roster.entries() {
                 let is_live = e.is_live(eff);
-                let slot = found.entry(e.booking.clone()).or_default();
+                // Found above (every entry comes from a `Booked` here), so
+                // its id is not cloned again.
+                let slot = match found.get_mut(&e.booking) {
+                    Some(slot) => slot,
+                    None => found.entry(e.booking.clone()).or_default(),
+                };
                 slot.live |= is_live;
                 slot.confirmed |= e.state == crate::roster::BookingState::Confirmed;
                 if is_live {

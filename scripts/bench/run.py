@@ -61,6 +61,11 @@ def median(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
+def peak_rss_kb(runs):
+    """The median peak RSS of runs, 0 where /usr/bin/time did not report it."""
+    return median(runs, "rss_kb") if all("rss_kb" in r for r in runs) else 0
+
+
 def rel(cmd):
     return " ".join(c.replace(ROOT + "/", "") for c in cmd)
 
@@ -373,7 +378,7 @@ def main():
     L.append("| rooms = sessions | median wall_secs | runs | peak RSS | conflicts (median) | index reads (median) | command |")
     L.append("|---|---|---|---|---|---|---|")
     for s in sc:
-        rss = median(s["runs"], "rss_kb") if all("rss_kb" in r for r in s["runs"]) else 0
+        rss = peak_rss_kb(s["runs"])
         L.append(f"| {s['n']:,} | {median(s['runs'], 'wall_secs'):.3f} | "
                  f"{', '.join('%.3f' % r['wall_secs'] for r in s['runs'])} | {rss / 1024:.0f} MiB | "
                  f"{median(s['runs'], 'conflicts'):.0f} | {median(s['runs'], 'read_queries'):,.0f} | `{s['cmd']}` |")
@@ -404,7 +409,7 @@ def main():
                  "(ARCHITECTURE.md, \"What the store now says\").")
     if a.max_rooms < 10_000_000:
         top = sc[-1]
-        top_rss = median(top["runs"], "rss_kb") if all("rss_kb" in r for r in top["runs"]) else 0
+        top_rss = peak_rss_kb(top["runs"])
         per = 10_000_000 / top["n"]
         L.append(f"\n10,000,000 was not run: peak memory grows linearly ({top_rss / 1024 / 1024:.2f} GiB at "
                  f"{top['n']:,}, so about {top_rss * per / 1024 / 1024:.0f} GiB at 10M, with {machine_gib():.0f} GiB here); "
