@@ -143,6 +143,7 @@ pub async fn run<F: StoreFactory>(factory: &mut F) -> Report {
     }
     cases!(
         append_to_empty,
+        streams_of_one_unit_are_apart,
         stale_expected_conflicts,
         guard_checks_without_appending,
         multi_stream_all_or_nothing,
@@ -679,6 +680,42 @@ async fn read_window_is_its_parts<S: Store>(s: &S) -> CaseResult {
             }
         }
     }
+    Ok(())
+}
+
+/// Each stream of a unit (definition, main, each day) and the catalog's
+/// keep their own events and heads.
+async fn streams_of_one_unit_are_apart<S: Store>(s: &S) -> CaseResult {
+    let u = unit("apart");
+    let parts = [(Part::Def, 2), (Part::Main, 1), (Part::Day(3), 3), (Part::Day(4), 1)];
+    let events = |part: Part, n: usize| -> Vec<Event> {
+        (0..n).map(|i| booked("x", &format!("{part:?}-{i}"), i as TimeMs + 1)).collect()
+    };
+    for (part, n) in parts {
+        let o = st(s.commit(&write(StreamId::new(&u, part), 0, events(part, n))).await, "commit")?;
+        ensure!(o == CommitOutcome::Committed, "first append to {part:?}: {o:?}");
+    }
+    let catalog = st(s.read_streams(&[ReadReq { stream: StreamId::catalog(), after: 0 }]).await, "read")?;
+    let mut reqs: Vec<ReadReq> =
+        parts.iter().map(|&(part, _)| ReadReq { stream: StreamId::new(&u, part), after: 0 }).collect();
+    reqs.push(ReadReq { stream: StreamId::new(&u, Part::Day(5)), after: 0 });
+    let slices = st(s.read_streams(&reqs).await, "read")?;
+    for (&(part, n), slice) in parts.iter().zip(&slices) {
+        ensure!(*slice == StreamSlice { head: n as Seq, events: events(part, n) }, "{part:?}: {slice:?}");
+    }
+    ensure!(slices[4] == StreamSlice::default(), "a day never written: {:?}", slices[4]);
+    let after = st(s.read_streams(&[ReadReq { stream: StreamId::catalog(), after: 0 }]).await, "read")?;
+    ensure!(after == catalog, "the catalog stream moved: {catalog:?} then {after:?}");
+    let o = st(s.commit(&write(StreamId::new(&u, Part::Main), 2, events(Part::Main, 1))).await, "commit")?;
+    let want = CommitOutcome::Conflict { stream: StreamId::new(&u, Part::Main), expected: 2, actual: 1 };
+    ensure!(o == want, "main at the definition's head: {o:?}");
+    let prefix = StreamId::unit_prefix(&u);
+    let listed = st(
+        s.scan_streams(&KeyRange { end: key::prefix_end(&prefix), start: prefix, reverse: false, limit: 100 }).await,
+        "scan",
+    )?;
+    let want: Vec<(StreamId, Seq)> = parts.iter().map(|&(part, n)| (StreamId::new(&u, part), n as Seq)).collect();
+    ensure!(listed == want, "the unit's streams: {listed:?}");
     Ok(())
 }
 

@@ -25,13 +25,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use smallvec::SmallVec;
 
 use crate::error::StoreError;
 use crate::event::{ClaimRecord, Event, UnitRow};
 use crate::key;
-use crate::model::{BookingId, Part, Seq, StreamId, StreamRef, TimeMs, UnitId};
+use crate::model::{BookingId, Part, Seq, StreamId, TimeMs, UnitId};
 use crate::store::*;
 use crate::sync::{Mutex, RwLock};
 
@@ -50,24 +50,74 @@ const SHARD_COUNT: usize = 64;
 
 #[derive(Debug, Default)]
 struct StreamShard {
-    streams: HashMap<StreamId, Vec<Event>>,
-    /// The units with a day stream (allotments booked on some day): with
-    /// those that have a main stream, the units touched (see
-    /// [`Store::read_untouched_window`]).
-    day_units: HashSet<UnitId>,
-    /// Encoded ids of `streams`, sorted; `None` once a stream was added.
+    /// Every stream of a unit in one entry, keyed by the unit's id (the
+    /// catalog's is the empty id): a booking's commit checks the unit's
+    /// definition stream and appends to its bookings with one lookup, a
+    /// stream started is no new entry, and whether a unit was ever booked
+    /// is in the entry the untouched walk looks up anyway.
+    units: HashMap<Arc<str>, UnitStreams>,
+    /// Encoded ids of the streams, sorted; `None` once a stream was started.
     sorted: Option<Vec<(Key, StreamId)>>,
 }
 
 impl StreamShard {
     fn sorted(&mut self) -> &[(Key, StreamId)] {
-        let streams = &self.streams;
+        let units = &self.units;
         self.sorted.get_or_insert_with(|| {
-            let mut v: Vec<(Key, StreamId)> =
-                streams.keys().map(|s| (Key::from_slice(&s.encode()), s.clone())).collect();
+            let mut v: Vec<(Key, StreamId)> = units
+                .iter()
+                .flat_map(|(unit, streams)| streams.parts().map(|part| StreamId::of(Arc::clone(unit), part)))
+                .map(|s| (Key::from_slice(&s.encode()), s))
+                .collect();
             v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             v
         })
+    }
+
+    /// The events of stream `s` (empty if it has none: a stream exists
+    /// once it has an event).
+    fn events(&self, s: &StreamId) -> &[Event] {
+        self.units.get(s.unit_str()).map_or(&[], |u| u.part(s.part))
+    }
+}
+
+/// The streams of one unit. A stream with no event does not exist.
+#[derive(Debug, Default)]
+struct UnitStreams {
+    def: Vec<Event>,
+    main: Vec<Event>,
+    /// A day is here once its stream has an event (a commit's first append
+    /// to it puts it here).
+    days: BTreeMap<u32, Vec<Event>>,
+}
+
+impl UnitStreams {
+    fn part(&self, part: Part) -> &[Event] {
+        match part {
+            Part::Def => &self.def,
+            Part::Main => &self.main,
+            Part::Day(d) => self.days.get(&d).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    fn part_mut(&mut self, part: Part) -> &mut Vec<Event> {
+        match part {
+            Part::Def => &mut self.def,
+            Part::Main => &mut self.main,
+            Part::Day(d) => self.days.entry(d).or_default(),
+        }
+    }
+
+    /// The parts that hold events, in stream id order.
+    fn parts(&self) -> impl Iterator<Item = Part> + '_ {
+        let def = (!self.def.is_empty()).then_some(Part::Def);
+        let main = (!self.main.is_empty()).then_some(Part::Main);
+        def.into_iter().chain(main).chain(self.days.keys().map(|&d| Part::Day(d)))
+    }
+
+    /// Whether any booking stream holds an event.
+    fn touched(&self) -> bool {
+        !self.main.is_empty() || !self.days.is_empty()
     }
 }
 
@@ -307,22 +357,17 @@ impl MemStore {
         Self::with_capacity(0, 0)
     }
 
-    /// A store with room for about `streams` streams and `claims` claims
-    /// (bookings) before its tables grow, like `HashMap::with_capacity`.
+    /// A store with room for about `units` units (each with all its
+    /// streams) and `claims` claims (bookings) before its tables grow, like
+    /// `HashMap::with_capacity`.
     /// A hint only: the store grows past it. Growing a table rehashes every
     /// key in it, each a string elsewhere in memory: the native holiday rush
     /// spent about a sixth of its time there before its store was sized.
-    pub fn with_capacity(streams: usize, claims: usize) -> Self {
+    pub fn with_capacity(units: usize, claims: usize) -> Self {
         let per_shard = |n: usize| n.min(CAPACITY_HINT_MAX).div_ceil(SHARD_COUNT);
         Self {
             streams: (0..SHARD_COUNT)
-                .map(|_| {
-                    Mutex::new(StreamShard {
-                        streams: HashMap::with_capacity(per_shard(streams)),
-                        day_units: HashSet::new(),
-                        sorted: None,
-                    })
-                })
+                .map(|_| Mutex::new(StreamShard { units: HashMap::with_capacity(per_shard(units)), sorted: None }))
                 .collect(),
             claims: (0..SHARD_COUNT)
                 .map(|_| Mutex::new(ClaimShard { claims: HashMap::with_capacity(per_shard(claims)), sorted: None }))
@@ -356,8 +401,7 @@ impl MemStore {
     /// [`Store::read_untouched_window`]).
     fn touched(&self, unit: &UnitId) -> bool {
         let shard = self.streams[shard_of(&[unit.as_str().as_bytes()])].lock();
-        shard.streams.contains_key(&StreamRef { unit: unit.as_str(), part: Part::Main })
-            || shard.day_units.contains(unit)
+        shard.units.get(unit.as_str()).is_some_and(UnitStreams::touched)
     }
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -365,8 +409,9 @@ impl MemStore {
         // Lock in ascending shard order: streams, claims, catalog.
         let stream_shards = shard_set(c.writes.iter().map(|w| stream_shard(&w.stream)));
         let claim_shards = shard_set(c.claims.iter().map(|cl| claim_shard(&cl.booking)));
-        let mut stream_guards: Vec<_> = shards_in(stream_shards).map(|s| self.streams[s].lock()).collect();
-        let mut claim_guards: Vec<_> = shards_in(claim_shards).map(|s| self.claims[s].lock()).collect();
+        // Inline: a booking locks one shard of each (no allocation per commit).
+        let mut stream_guards: SmallVec<[_; 2]> = shards_in(stream_shards).map(|s| self.streams[s].lock()).collect();
+        let mut claim_guards: SmallVec<[_; 2]> = shards_in(claim_shards).map(|s| self.claims[s].lock()).collect();
         let mut catalog = (!c.units.is_empty()).then(|| self.catalog.write());
         let stream_slot = |s: &StreamId| slot(stream_shards, stream_shard(s));
         let claim_slot = |b: &BookingId| slot(claim_shards, claim_shard(b));
@@ -379,7 +424,7 @@ impl MemStore {
             }
         }
         for w in &c.writes {
-            let actual = stream_guards[stream_slot(&w.stream)].streams.get(&w.stream).map_or(0, |ev| ev.len() as Seq);
+            let actual = stream_guards[stream_slot(&w.stream)].events(&w.stream).len() as Seq;
             if actual != w.expected {
                 return Ok(CommitOutcome::Conflict { stream: w.stream.clone(), expected: w.expected, actual });
             }
@@ -402,18 +447,20 @@ impl MemStore {
             if w.events.is_empty() {
                 continue; // a guard
             }
-            let shard = &mut stream_guards[stream_slot(&w.stream)];
-            match shard.streams.get_mut(&w.stream) {
-                Some(events) => events.extend(w.events.iter().cloned()),
-                None => {
-                    shard.streams.insert(w.stream.clone(), w.events.clone());
-                    shard.sorted = None;
-                    // The part first: `unit()` clones the id, whose count
-                    // lies in memory the commit has not touched otherwise.
-                    if let Part::Day(_) = w.stream.part {
-                        shard.day_units.extend(w.stream.unit());
-                    }
-                }
+            let shard = &mut *stream_guards[stream_slot(&w.stream)];
+            if !shard.units.contains_key(w.stream.unit_str()) {
+                // The unit's first stream: its id shared, not copied.
+                shard.units.insert(Arc::clone(w.stream.unit_arc()), UnitStreams::default());
+            }
+            let Some(unit) = shard.units.get_mut(w.stream.unit_str()) else { continue };
+            let events = unit.part_mut(w.stream.part);
+            if events.is_empty() {
+                // Exactly as long as its first append (`extend` would
+                // reserve four events: most streams keep one).
+                *events = w.events.clone();
+                shard.sorted = None;
+            } else {
+                events.extend(w.events.iter().cloned());
             }
         }
         for cl in &c.claims {
@@ -501,14 +548,9 @@ impl Store for MemStore {
         let mut out = Vec::with_capacity(reqs.len());
         for r in reqs {
             let shard = self.streams[stream_shard(&r.stream)].lock();
-            out.push(match shard.streams.get(&r.stream) {
-                None => StreamSlice::default(),
-                Some(events) => {
-                    let head = events.len() as Seq;
-                    let from = usize::try_from(r.after).unwrap_or(usize::MAX).min(events.len());
-                    StreamSlice { head, events: events[from..].to_vec() }
-                }
-            });
+            let events = shard.events(&r.stream);
+            let from = usize::try_from(r.after).unwrap_or(usize::MAX).min(events.len());
+            out.push(StreamSlice { head: events.len() as Seq, events: events[from..].to_vec() });
         }
         Ok(out)
     }
@@ -629,7 +671,7 @@ impl Store for MemStore {
         Ok(ids
             .into_iter()
             .map(|id| {
-                let head = guards[stream_shard(id)].streams.get(id).map_or(0, |ev| ev.len() as Seq);
+                let head = guards[stream_shard(id)].events(id).len() as Seq;
                 (id.clone(), head)
             })
             .collect())

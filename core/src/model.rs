@@ -276,23 +276,6 @@ pub struct StreamId {
     pub part: Part,
 }
 
-/// A [`StreamId`] by reference, to look one up in a hash map without
-/// building it: building one shares the unit id's reference count, memory
-/// that threads booking the same units would pass between their caches.
-/// Hashes as the `StreamId` it names (the fields in the same order, `&str`
-/// hashing as the `Arc<str>`).
-#[derive(Debug, Hash)]
-pub(crate) struct StreamRef<'a> {
-    pub(crate) unit: &'a str,
-    pub(crate) part: Part,
-}
-
-impl hashbrown::Equivalent<StreamId> for StreamRef<'_> {
-    fn equivalent(&self, key: &StreamId) -> bool {
-        self.part == key.part && *self.unit == *key.unit
-    }
-}
-
 const PART_DEF: u8 = 0;
 const PART_MAIN: u8 = 1;
 const PART_DAY: u8 = 2;
@@ -309,6 +292,16 @@ impl StreamId {
 
     pub fn is_catalog(&self) -> bool {
         self.unit.is_empty()
+    }
+
+    /// The stream `part` of the unit whose id is `unit` (empty: the catalog).
+    pub(crate) fn of(unit: Arc<str>, part: Part) -> Self {
+        Self { unit, part }
+    }
+
+    /// The unit's id as shared (empty for the catalog stream).
+    pub(crate) fn unit_arc(&self) -> &Arc<str> {
+        &self.unit
     }
 
     /// The unit's id; `None` for the catalog stream.
@@ -592,27 +585,6 @@ impl IndexDef {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_stream_is_found_by_reference() {
-        let long = "u".repeat(ID_LEN_MAX_BYTES);
-        let mut map = hashbrown::HashMap::new();
-        for (i, id) in ["a", "room-1", long.as_str()].into_iter().enumerate() {
-            let u = UnitId::new(id).unwrap();
-            for (j, part) in [Part::Def, Part::Main, Part::Day(0), Part::Day(20_000)].into_iter().enumerate() {
-                map.insert(StreamId::new(&u, part), i * 10 + j);
-            }
-        }
-        map.insert(StreamId::catalog(), 99);
-        for (i, id) in ["a", "room-1", long.as_str()].into_iter().enumerate() {
-            for (j, part) in [Part::Def, Part::Main, Part::Day(0), Part::Day(20_000)].into_iter().enumerate() {
-                assert_eq!(map.get(&StreamRef { unit: id, part }), Some(&(i * 10 + j)), "{id} {part:?}");
-            }
-            assert_eq!(map.get(&StreamRef { unit: id, part: Part::Day(1) }), None);
-        }
-        assert_eq!(map.get(&StreamRef { unit: "", part: Part::Def }), Some(&99));
-        assert_eq!(map.get(&StreamRef { unit: "room-2", part: Part::Main }), None);
-    }
 
     #[test]
     fn a_booking_lives_in_its_days_streams_or_in_main() {

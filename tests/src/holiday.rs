@@ -382,10 +382,10 @@ fn recount<S: Store>(store: &S, p: &HolidayParams, c: &Counters, acked: &[Bookin
 /// Sets up a fresh in-memory store and races.
 pub fn run_memory(p: &HolidayParams, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<HolidayResult, String> {
     p.validate()?;
-    // Sized like an application that knows its inventory would: two streams
-    // per room (its definition, its bookings), a claim per session.
+    // Sized like an application that knows its inventory would: its rooms,
+    // a claim per session.
     let hint = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-    let store = allot_core::MemStore::with_capacity(hint(p.rooms().saturating_mul(2)), hint(p.sessions));
+    let store = allot_core::MemStore::with_capacity(hint(p.rooms()), hint(p.sessions));
     setup(&store, p)?;
     Ok(race(&store, p, progress))
 }

@@ -12,7 +12,7 @@ impl StoreFactory for FreshMemStore {
     async fn fresh(&mut self, _case: &'static str) -> Result<MemStore, StoreError> {
         Ok(match self.0 {
             None => MemStore::new(),
-            Some((streams, claims)) => MemStore::with_capacity(streams, claims),
+            Some((units, claims)) => MemStore::with_capacity(units, claims),
         })
     }
 }
