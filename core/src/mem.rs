@@ -248,8 +248,13 @@ fn shard_of(parts: &[&[u8]]) -> usize {
     (h as usize) & (SHARD_COUNT - 1)
 }
 
+/// The shard of every stream of the unit whose id is `unit`.
+fn unit_shard(unit: &str) -> usize {
+    shard_of(&[unit.as_bytes()])
+}
+
 fn stream_shard(s: &StreamId) -> usize {
-    shard_of(&[s.unit_str().as_bytes()])
+    unit_shard(s.unit_str())
 }
 
 fn claim_shard(b: &BookingId) -> usize {
@@ -400,7 +405,7 @@ impl MemStore {
     /// Whether any booking stream of `unit` holds an event (see
     /// [`Store::read_untouched_window`]).
     fn touched(&self, unit: &UnitId) -> bool {
-        let shard = self.streams[shard_of(&[unit.as_str().as_bytes()])].lock();
+        let shard = self.streams[unit_shard(unit.as_str())].lock();
         shard.units.get(unit.as_str()).is_some_and(UnitStreams::touched)
     }
 
@@ -452,6 +457,7 @@ impl MemStore {
                 // The unit's first stream: its id shared, not copied.
                 shard.units.insert(Arc::clone(w.stream.unit_arc()), UnitStreams::default());
             }
+            // (Found: inserted above if it was not there.)
             let Some(unit) = shard.units.get_mut(w.stream.unit_str()) else { continue };
             let events = unit.part_mut(w.stream.part);
             if events.is_empty() {
