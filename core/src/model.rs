@@ -413,8 +413,13 @@ fn sort_small(attrs: &mut [(String, KeyValue)]) {
 }
 
 /// Named, typed attributes of a unit, sorted by name with unique names.
+///
+/// Shared, not copied, when cloned: a unit's spec is in its definition
+/// event, in its row and in every client's cache, and attributes were the
+/// largest part of a unit's memory (a copy is an allocation per name and
+/// one for the list).
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Attrs(Vec<(String, KeyValue)>);
+pub struct Attrs(Arc<[(String, KeyValue)]>);
 
 impl Attrs {
     /// Sorts, validates names and values, rejects duplicates, NaN and
@@ -431,7 +436,7 @@ impl Attrs {
             }
             check_value(value, "attribute value")?;
         }
-        Ok(Self(attrs))
+        Ok(Self(attrs.into()))
     }
 
     pub fn get(&self, name: &str) -> Option<&KeyValue> {
