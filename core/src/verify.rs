@@ -14,7 +14,7 @@
 //! removed). What it reports then is a moment between its first and last
 //! read.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use smallvec::SmallVec;
@@ -156,14 +156,15 @@ impl From<ClaimRecord> for ClaimFacts {
     }
 }
 
-async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, ClaimFacts>, StoreError> {
+/// Every claim, as the entry of its booking (nothing found in a stream yet).
+async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, Booking>, StoreError> {
     let mut out = BTreeMap::new();
     let mut range = KeyRange::all(PAGE);
     loop {
         let page = store.scan_claims(&range).await?;
         let full = page.len() as u32 >= range.limit;
         let Some(last) = page.last().map(|(b, _)| b.encode()) else { break };
-        out.extend(page.into_iter().map(|(b, c)| (b, ClaimFacts::from(c))));
+        out.extend(page.into_iter().map(|(b, c)| (b, Booking { claim: Some(c.into()), ..Booking::default() })));
         if !full {
             break;
         }
@@ -172,14 +173,15 @@ async fn all_claims<S: Store>(store: &S) -> Result<BTreeMap<BookingId, ClaimFact
     Ok(out)
 }
 
-async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, alloc::sync::Arc<UnitRow>>, StoreError> {
+/// Every unit row, as the entry of its unit (nothing seen yet).
+async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, Unit>, StoreError> {
     let mut out = BTreeMap::new();
     let mut range = KeyRange::all(PAGE);
     loop {
         let page = store.scan_units(&range).await?;
         let full = page.len() as u32 >= range.limit;
         let Some(last) = page.last().map(|r| r.id().clone()) else { break };
-        out.extend(page.into_iter().map(|r| (r.id().clone(), r)));
+        out.extend(page.into_iter().map(|row| (row.id().clone(), Unit { row, def_seen: false, live: false })));
         if !full {
             break;
         }
@@ -188,6 +190,29 @@ async fn all_units<S: Store>(store: &S) -> Result<BTreeMap<UnitId, alloc::sync::
         range = range.after(&k);
     }
     Ok(out)
+}
+
+/// What the recount knows of one unit: its row, and what the streams read
+/// so far showed of it. (One map for all three: at a million units a set
+/// per fact cost as much memory as the rows.)
+struct Unit {
+    row: alloc::sync::Arc<UnitRow>,
+    /// Its definition stream was read.
+    def_seen: bool,
+    /// It holds a live booking at `now`.
+    live: bool,
+}
+
+/// What the recount knows of one booking: its claim, from the first read
+/// of the claims or from the second (for bookings committed meanwhile), and
+/// what the streams showed of it. (One entry, keyed once: claims and
+/// bookings found were the recount's two largest maps.)
+#[derive(Default)]
+struct Booking {
+    claim: Option<ClaimFacts>,
+    /// Its claim was missing from the first read and there in the second.
+    claimed_late: bool,
+    found: Found,
 }
 
 /// What the recount found of one booking.
@@ -229,21 +254,19 @@ pub async fn verify<S: Store>(
     check_time("now", now)?;
     // Claims before streams: with a writer still running, a claim read now
     // has its events in the streams read later (they commit together).
-    let claims = all_claims(store).await?;
-    let rows = all_units(store).await?;
+    // Every booking claimed or found in a stream: its claim, where it was
+    // found, and whether it is live.
+    let mut bookings = all_claims(store).await?;
+    let mut units = all_units(store).await?;
     let mut report = VerifyReport {
-        claims: claims.len() as u64,
-        units: rows.len() as u64,
-        retired_units: rows.values().filter(|r| r.retired).count() as u64,
+        claims: bookings.len() as u64,
+        units: units.len() as u64,
+        retired_units: units.values().filter(|u| u.row.retired).count() as u64,
         ..VerifyReport::default()
     };
     let mut v = Vec::new();
     // Bookings found without a claim in the first read: read again at the end.
     let mut unclaimed: Vec<(StreamId, BookingId, UnitId, Span, u32)> = Vec::new();
-    // Every booking found in a stream: where, and whether it is live.
-    let mut found: BTreeMap<BookingId, Found> = BTreeMap::new();
-    let mut live_units = BTreeSet::new();
-    let mut defs_seen = BTreeSet::new();
 
     let mut range = KeyRange::all(256);
     loop {
@@ -267,23 +290,23 @@ pub async fn verify<S: Store>(
                 continue;
             };
             if stream.part == Part::Def {
-                defs_seen.insert(unit_id.clone());
-                let ok = match (replay_def(&slice.events), rows.get(&unit_id)) {
-                    (Some((spec, retired)), Some(row)) => {
+                let ok = units.get_mut(&unit_id).is_some_and(|unit| {
+                    unit.def_seen = true;
+                    let row = &unit.row;
+                    replay_def(&slice.events).is_some_and(|(spec, retired)| {
                         row.spec == spec && row.retired == retired && row.version == slice.events.len() as u64
-                    }
-                    _ => false,
-                };
+                    })
+                });
                 if !ok {
                     v.push(Violation::UnitRowMismatch { unit: unit_id });
                 }
                 continue;
             }
-            let Some(row) = rows.get(&unit_id) else {
+            let Some(unit) = units.get_mut(&unit_id) else {
                 v.push(Violation::OrphanStream { stream });
                 continue;
             };
-            let kind = row.spec.kind;
+            let kind = unit.row.spec.kind;
             let capacity = kind.capacity();
             let mut roster = Roster::new();
             for (i, event) in slice.events.iter().enumerate() {
@@ -294,11 +317,16 @@ pub async fn verify<S: Store>(
                     v.push(Violation::Anomaly { stream: stream.clone(), anomaly: a });
                 }
                 let Event::Booked { booking, qty, span, .. } = event else { continue };
-                let streams = &mut found.entry(booking.clone()).or_default().streams;
+                // Claimed (most bookings): its id is not cloned again.
+                let entry = match bookings.get_mut(booking) {
+                    Some(entry) => entry,
+                    None => bookings.entry(booking.clone()).or_default(),
+                };
+                let streams = &mut entry.found.streams;
                 if !streams.contains(&stream) {
                     streams.push(stream.clone());
                 }
-                match claims.get(booking) {
+                match &entry.claim {
                     None => unclaimed.push((stream.clone(), booking.clone(), unit_id.clone(), *span, *qty)),
                     Some(c) if c.unit != unit_id || c.span != *span || c.qty != *qty => {
                         v.push(Violation::ClaimMismatch { booking: booking.clone(), stream: stream.clone() });
@@ -335,15 +363,13 @@ pub async fn verify<S: Store>(
                 let is_live = e.is_live(eff);
                 // Found above (every entry comes from a `Booked` here), so
                 // its id is not cloned again.
-                let slot = match found.get_mut(&e.booking) {
-                    Some(slot) => slot,
-                    None => found.entry(e.booking.clone()).or_default(),
+                let slot = match bookings.get_mut(&e.booking) {
+                    Some(slot) => &mut slot.found,
+                    None => &mut bookings.entry(e.booking.clone()).or_default().found,
                 };
                 slot.live |= is_live;
                 slot.confirmed |= e.state == crate::roster::BookingState::Confirmed;
-                if is_live {
-                    live_units.insert(unit_id.clone());
-                }
+                unit.live |= is_live;
             }
             if options.rosters {
                 report.rosters.push(roster_view(stream, &roster, capacity, now));
@@ -355,21 +381,19 @@ pub async fn verify<S: Store>(
         range = range.after(&last);
     }
 
-    for id in rows.keys() {
-        if !defs_seen.contains(id) {
+    for (id, unit) in &units {
+        if !unit.def_seen {
             v.push(Violation::UnitRowMismatch { unit: id.clone() });
         }
     }
-    for (booking, claim) in &claims {
-        let streams = booking_streams(&claim.unit, &claim.span);
-        let seen = found.get(booking);
-        for s in streams {
-            if !seen.is_some_and(|f| f.streams.contains(&s)) {
+    for (booking, entry) in &bookings {
+        let Some(claim) = &entry.claim else { continue };
+        for s in booking_streams(&claim.unit, &claim.span) {
+            if !entry.found.streams.contains(&s) {
                 v.push(Violation::ClaimWithoutBooking { booking: booking.clone(), stream: s });
             }
         }
     }
-    let mut late: BTreeSet<BookingId> = BTreeSet::new();
     for chunk in unclaimed.chunks(crate::limits::READ_BATCH_LEN) {
         let ids: Vec<BookingId> = chunk.iter().map(|(_, b, ..)| b.clone()).collect();
         let again = store.get_claims(&ids).await?;
@@ -380,30 +404,48 @@ pub async fn verify<S: Store>(
                     v.push(Violation::ClaimMismatch { booking: booking.clone(), stream: stream.clone() });
                 }
                 Some(_) => {
-                    late.insert(booking.clone());
+                    if let Some(entry) = bookings.get_mut(booking) {
+                        entry.claimed_late = true;
+                    }
                 }
             }
         }
     }
     for booking in acknowledged {
-        if !found.contains_key(booking) || !(claims.contains_key(booking) || late.contains(booking)) {
+        let present =
+            bookings.get(booking).is_some_and(|b| !b.found.streams.is_empty() && (b.claim.is_some() || b.claimed_late));
+        if !present {
             v.push(Violation::MissingAcknowledged { booking: booking.clone() });
         }
     }
-    let mut per_actor: BTreeMap<&Actor, u32> = BTreeMap::new();
-    for (booking, f) in &found {
-        if f.live {
-            report.live_bookings += 1;
-            *per_actor.entry(&booking.actor).or_default() += 1;
-            if f.confirmed {
-                report.confirmed += 1;
-            } else {
-                report.held += 1;
+    // Bookings are ordered by actor first: an actor's live bookings are
+    // counted in one run, with no map of actors.
+    let mut actor: Option<(&Actor, u32)> = None;
+    for (booking, b) in &bookings {
+        let f = &b.found;
+        if !f.live {
+            continue;
+        }
+        report.live_bookings += 1;
+        if f.confirmed {
+            report.confirmed += 1;
+        } else {
+            report.held += 1;
+        }
+        match &mut actor {
+            Some((a, n)) if *a == &booking.actor => *n += 1,
+            _ => {
+                if actor.is_some_and(|(_, n)| n > 1) {
+                    report.actors_with_multiple_live += 1;
+                }
+                actor = Some((&booking.actor, 1));
             }
         }
     }
-    report.actors_with_multiple_live = per_actor.values().filter(|n| **n > 1).count() as u64;
-    report.units_with_live = live_units.len() as u64;
+    if actor.is_some_and(|(_, n)| n > 1) {
+        report.actors_with_multiple_live += 1;
+    }
+    report.units_with_live = units.values().filter(|u| u.live).count() as u64;
     report.violations = v;
     Ok(report)
 }
