@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark suite: runs every benchmark of BENCHMARKS.md and writes it.
 
-    python3 scripts/bench/run.py [--runs 3] [--max-rooms 1000000] [--criterion] [--out BENCHMARKS.md]
+    python3 scripts/bench/run.py [--runs 3] [--max-rooms 10000000] [--breakdown-rooms 1000000] [--criterion] [--out BENCHMARKS.md]
 
 Run through scripts/bench.sh, which builds what it needs first. Each figure
 is the median of --runs runs (the machine is noisy: the browser runs of
@@ -13,6 +13,7 @@ docs/bench/browser.svg. Nothing here asserts a speed: it measures.
 import argparse
 import datetime
 import gzip
+import math
 import os
 import platform
 import re
@@ -98,7 +99,6 @@ def machine():
 
 def svg_scale(points, path):
     """Log-log plot of booking time against n, with an n log n guide."""
-    import math
     w, h, m = 640, 400, 60
     xs = [math.log10(n) for n, _ in points]
     ys = [math.log10(max(t, 1e-4)) for _, t in points]
@@ -186,17 +186,40 @@ def holiday_cmd(rooms, sessions, workers, batch):
             "--workers", str(workers), "--batch", str(batch)]
 
 
+def mem_available_kb():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    return 0
+
+
+# Above this share of the memory available, a size is not run: the next
+# size's peak is predicted from the last one's, linearly, and a run that
+# does not fit would end in the kernel's OOM killer. (Linear overestimates:
+# the tables sized up front cost less per room at 10M, 17.4 GiB there
+# against 2.0 GiB at 1M on 2026-11-23.)
+MEM_SHARE_MAX = 0.95
+
+
 def scale(runs, max_rooms):
+    """The scale curve, and why it stopped short of max_rooms (None if not)."""
     out = []
     n = 1000
     while n <= max_rooms:
+        if out and peak_rss_kb(out[-1]["runs"]):
+            want = peak_rss_kb(out[-1]["runs"]) * n / out[-1]["n"]
+            have = mem_available_kb()
+            if want > MEM_SHARE_MAX * have:
+                return out, (f"{n:,} was not run: peak memory grows linearly ({peak_rss_kb(out[-1]['runs']) / 2**20:.2f} "
+                             f"GiB at {out[-1]['n']:,}, so about {want / 2**20:.1f} GiB at {n:,}, with "
+                             f"{have / 2**20:.1f} GiB available here)")
         cmd = holiday_cmd(n, n, 16, 16)
         rs = [run(["/usr/bin/time", "-f", "rss_kb=%M"] + cmd, "holiday_rush_done") for _ in range(runs)]
         for r in rs:
             assert r["booked"] == r["verified_booked"] == n and r["double_booked"] == 0, r
         out.append({"n": n, "runs": rs, "cmd": rel(cmd)})
         n *= 10
-    return out
+    return out, None
 
 
 def breakdown(runs, n):
@@ -289,7 +312,10 @@ def criterion():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--max-rooms", type=int, default=1_000_000)
+    ap.add_argument("--max-rooms", type=int, default=10_000_000)
+    # The breakdown runs three more configurations beside one row of the
+    # scale curve: at 10M each run takes minutes.
+    ap.add_argument("--breakdown-rooms", type=int, default=1_000_000)
     ap.add_argument("--wasm-rooms", type=int, default=10_000)
     ap.add_argument("--criterion", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
@@ -305,8 +331,9 @@ def main():
     # ms and swings by half between runs, which the ratio inherits; here
     # both sides run for a while. (The target row stays at --wasm-rooms.)
     w100 = wasm_vs_native(a.runs, a.wasm_rooms * 10)
-    sc = scale(a.runs, a.max_rooms)
-    bd = breakdown(a.runs, sc[-1]["n"]) if sc else None
+    sc, sc_stopped = scale(a.runs, a.max_rooms)
+    bd_row = ([s for s in sc if s["n"] <= a.breakdown_rooms] or [None])[-1]
+    bd = breakdown(a.runs, bd_row["n"]) if bd_row else None
     pg = postgres(a.runs)
     sz = size()
     cr = criterion() if a.criterion else None
@@ -375,22 +402,30 @@ def main():
              f"(runs: {', '.join('%.3f' % r['wall_secs'] for r in b['one'])}; every run booked and recounted 200).\n")
     L.append("## Native scale (in-memory store, 16 threads, batch 16)\n")
     L.append("![scale curve](docs/bench/scale.svg)\n")
-    L.append("| rooms = sessions | median wall_secs | runs | peak RSS | conflicts (median) | index reads (median) | command |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| rooms = sessions | median wall_secs | runs | growth from the row above (n log n would be) "
+             "| peak RSS | conflicts (median) | index reads (median) | command |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    prev = None
     for s in sc:
         rss = peak_rss_kb(s["runs"])
-        L.append(f"| {s['n']:,} | {median(s['runs'], 'wall_secs'):.3f} | "
-                 f"{', '.join('%.3f' % r['wall_secs'] for r in s['runs'])} | {rss / 1024:.0f} MiB | "
+        t = median(s["runs"], "wall_secs")
+        growth = "-"
+        if prev:
+            nlogn = s["n"] * math.log2(s["n"]) / (prev[0] * math.log2(prev[0]))
+            growth = f"{t / prev[1]:.1f}x ({nlogn:.1f}x)"
+        prev = (s["n"], t)
+        L.append(f"| {s['n']:,} | {t:.3f} | "
+                 f"{', '.join('%.3f' % r['wall_secs'] for r in s['runs'])} | {growth} | {rss / 1024:.0f} MiB | "
                  f"{median(s['runs'], 'conflicts'):.0f} | {median(s['runs'], 'read_queries'):,.0f} | `{s['cmd']}` |")
     if bd:
-        top = sc[-1]
+        top = bd_row
         L.append(f"\n### Where the {top['n']:,}-room time goes\n")
-        L.append("The same rooms, run beside the row above. With 1% fewer sessions the range never sells out, so no "
+        L.append("The same rooms, run beside their row in the scale table. With 1% fewer sessions the range never sells out, so no "
                  "booker has to search it for its last free rooms; with 2 workers there is one per core; with batch 1 each "
                  "session is one `book_any` call, as a server booking for one user at a time makes it.\n")
         L.append("| run | median wall_secs | runs | index reads (median) | command |")
         L.append("|---|---|---|---|---|")
-        rows = [(f"{top['n']:,} sessions, 16 workers (the row above)", top),
+        rows = [(f"{top['n']:,} sessions, 16 workers (its row in the scale table)", top),
                 (f"{bd['short']['sessions']:,} sessions, 16 workers", bd["short"]),
                 (f"{top['n']:,} sessions, 2 workers", bd["two"]),
                 (f"{top['n']:,} sessions, 16 workers, one `book_any` per session (batch 1)", bd["one"])]
@@ -407,13 +442,8 @@ def main():
                  "workers pay for it. A single `book_any` walks them the same way; before it did, one booking at a "
                  "time on 16 threads read the rooms the other 15 had taken and took about three times as long "
                  "(ARCHITECTURE.md, \"What the store now says\").")
-    if a.max_rooms < 10_000_000:
-        top = sc[-1]
-        top_rss = peak_rss_kb(top["runs"])
-        per = 10_000_000 / top["n"]
-        L.append(f"\n10,000,000 was not run: peak memory grows linearly ({top_rss / 1024 / 1024:.2f} GiB at "
-                 f"{top['n']:,}, so about {top_rss * per / 1024 / 1024:.0f} GiB at 10M, with {machine_gib():.0f} GiB here); "
-                 "`scripts/bench.sh --max-rooms 10000000` runs it where it fits.")
+    if sc_stopped:
+        L.append(f"\n{sc_stopped}; `scripts/bench.sh --max-rooms 10000000` runs it where it fits.")
     L.append("")
     L.append(f"## wasm (npm package in Node) vs native, in-memory, {w['n']:,} rooms and sessions, one booker\n")
     L.append(f"- wasm, cold: `{w['node_cmd']}`: the process's first rush; V8 compiles the wasm with its baseline "
