@@ -20,6 +20,7 @@
 //! in-memory store read it for free and the journal would be one more lock
 //! every commit takes.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -123,7 +124,9 @@ impl UnitStreams {
 
 #[derive(Debug, Default)]
 struct ClaimShard {
-    claims: HashMap<BookingId, ClaimRecord>,
+    /// Records boxed: a table sized for its claims up front is mostly
+    /// empty buckets, and each bucket holds a key and a value.
+    claims: HashMap<BookingId, Box<ClaimRecord>>,
     /// Encoded ids of `claims`, sorted; `None` once a claim was added.
     sorted: Option<Vec<(Key, BookingId)>>,
 }
@@ -425,7 +428,7 @@ impl MemStore {
         // even though its streams moved on since), then streams.
         for cl in &c.claims {
             if let Some(existing) = claim_guards[claim_slot(&cl.booking)].claims.get(&cl.booking) {
-                return Ok(CommitOutcome::Duplicate { booking: cl.booking.clone(), existing: existing.clone() });
+                return Ok(CommitOutcome::Duplicate { booking: cl.booking.clone(), existing: (**existing).clone() });
             }
         }
         for w in &c.writes {
@@ -471,7 +474,7 @@ impl MemStore {
         }
         for cl in &c.claims {
             let shard = &mut claim_guards[claim_slot(&cl.booking)];
-            shard.claims.insert(cl.booking.clone(), cl.record.clone());
+            shard.claims.insert(cl.booking.clone(), Box::new(cl.record.clone()));
             shard.sorted = None;
         }
         if let Some(cat) = catalog.as_mut() {
@@ -588,7 +591,7 @@ impl Store for MemStore {
     }
 
     async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        Ok(ids.iter().map(|id| self.claims[claim_shard(id)].lock().claims.get(id).cloned()).collect())
+        Ok(ids.iter().map(|id| self.claims[claim_shard(id)].lock().claims.get(id).map(|r| (**r).clone())).collect())
     }
 
     async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
@@ -692,7 +695,7 @@ impl Store for MemStore {
         let ids = scan_merged(&lists, range);
         Ok(ids
             .into_iter()
-            .filter_map(|b| guards[claim_shard(b)].claims.get(b).map(|r| (b.clone(), r.clone())))
+            .filter_map(|b| guards[claim_shard(b)].claims.get(b).map(|r| (b.clone(), (**r).clone())))
             .collect())
     }
 }
