@@ -542,9 +542,15 @@ fn shard_set(it: impl Iterator<Item = usize>) -> u64 {
     it.fold(0, |set, s| set | (1 << s))
 }
 
-/// The shards of `set`, in ascending order (the lock order).
+/// The shards of `set`, in ascending order (the lock order): one step per
+/// shard in the set, not per shard there is.
 fn shards_in(set: u64) -> impl Iterator<Item = usize> {
-    (0..SHARD_COUNT).filter(move |&s| set & (1 << s) != 0)
+    let mut rest = set;
+    core::iter::from_fn(move || {
+        let s = rest.trailing_zeros() as usize;
+        rest &= rest.wrapping_sub(1);
+        (s < SHARD_COUNT).then_some(s)
+    })
 }
 
 /// Position of `shard` among the shards of `set` in ascending order.
