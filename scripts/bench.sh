@@ -6,9 +6,9 @@
 #
 #   scripts/bench.sh [--runs 3] [--max-rooms 10000000] [--breakdown-rooms 1000000] [--wasm-rooms 10000] [--criterion]
 #
-# Takes about 25 minutes with the defaults on 2 cores (10 of them the
-# 10,000,000-room runs, each about 3.5 minutes; --criterion adds
-# about 5). Needs what scripts/setup.sh installs. Stop other heavy work
+# Takes about 15 minutes with the defaults on 2 cores, 10 of them the
+# three 10,000,000-room runs, which need about 17 GiB of memory (skipped,
+# with a note, where it is not available); --criterion adds about 5. Needs what scripts/setup.sh installs. Stop other heavy work
 # first: the machine's noise is in the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
