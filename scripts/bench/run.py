@@ -195,9 +195,8 @@ def mem_available_kb():
 
 # Above this share of the memory available, a size is not run: the next
 # size's peak is predicted from the last one's, linearly, and a run that
-# does not fit would end in the kernel's OOM killer. (Linear overestimates:
-# the tables sized up front cost less per room at 10M, 17.4 GiB there
-# against 2.0 GiB at 1M on 2026-11-23.)
+# does not fit would end in the kernel's OOM killer. (Linear overestimates
+# a little: the tables sized up front cost less per room at 10M than at 1M.)
 MEM_SHARE_MAX = 0.95
 
 
@@ -206,13 +205,14 @@ def scale(runs, max_rooms):
     out = []
     n = 1000
     while n <= max_rooms:
-        if out and peak_rss_kb(out[-1]["runs"]):
-            want = peak_rss_kb(out[-1]["runs"]) * n / out[-1]["n"]
+        last_rss = peak_rss_kb(out[-1]["runs"]) if out else 0
+        if last_rss:
+            want = last_rss * n / out[-1]["n"]
             have = mem_available_kb()
             if want > MEM_SHARE_MAX * have:
-                return out, (f"{n:,} was not run: peak memory grows linearly ({peak_rss_kb(out[-1]['runs']) / 2**20:.2f} "
-                             f"GiB at {out[-1]['n']:,}, so about {want / 2**20:.1f} GiB at {n:,}, with "
-                             f"{have / 2**20:.1f} GiB available here)")
+                return out, (f"{n:,} was not run: its peak memory, scaled linearly from {last_rss / 2**20:.2f} GiB at "
+                             f"{out[-1]['n']:,}, would be about {want / 2**20:.1f} GiB, with {have / 2**20:.1f} GiB "
+                             "available here")
         cmd = holiday_cmd(n, n, 16, 16)
         rs = [run(["/usr/bin/time", "-f", "rss_kb=%M"] + cmd, "holiday_rush_done") for _ in range(runs)]
         for r in rs:
