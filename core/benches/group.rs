@@ -67,7 +67,7 @@ fn candidates() -> Vec<Candidate> {
                     booking: BookingId::new(&format!("guest-{}", rng.next() % 1000), &format!("k{i}-{k}")).unwrap(),
                     qty: 1,
                     span: Span::Interval { start: k * DAY, end: (k + 1) * DAY },
-                    hold: (k % 4 == 3).then_some(Hold { expires_at: NOW + 600_000, ext_ref: None }),
+                    hold: (k % 4 == 3).then(|| Box::new(Hold { expires_at: NOW + 600_000, ext_ref: None })),
                     at: NOW - (past - k) * 60_000,
                 })
                 .collect();

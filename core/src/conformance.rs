@@ -11,6 +11,7 @@
 //!
 //! Each case gets a fresh, empty store from the [`StoreFactory`].
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -437,14 +438,14 @@ fn every_event() -> Vec<Event> {
             booking: b.clone(),
             qty: 1,
             span: Span::Interval { start: 0, end: crate::limits::TIME_MAX },
-            hold: Some(Hold { expires_at: crate::limits::TIME_MAX, ext_ref: Some("pay\0ment".into()) }),
+            hold: Some(Box::new(Hold { expires_at: crate::limits::TIME_MAX, ext_ref: Some("pay\0ment".into()) })),
             at: 5,
         },
         Event::Booked {
             booking: b.clone(),
             qty: 1,
             span: Span::Whole,
-            hold: Some(Hold { expires_at: 9, ext_ref: None }),
+            hold: Some(Box::new(Hold { expires_at: 9, ext_ref: None })),
             at: 6,
         },
         Event::Confirmed { booking: b.clone(), at: 7 },

@@ -237,7 +237,7 @@ impl Roster {
                 if self.position(booking).is_some() {
                     return Err(Anomaly::DuplicateBooking { seq, booking: booking.clone() });
                 }
-                let state = match hold {
+                let state = match hold.as_deref() {
                     None => BookingState::Confirmed,
                     Some(Hold { expires_at, ext_ref }) => {
                         BookingState::Held { expires_at: *expires_at, ext_ref: ext_ref.clone() }
@@ -274,6 +274,7 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::boxed::Box;
     use alloc::vec;
 
     fn b(k: &str) -> BookingId {
@@ -281,7 +282,13 @@ mod tests {
     }
 
     fn held(k: &str, expires_at: u64, at: u64) -> Event {
-        Event::Booked { booking: b(k), qty: 1, span: Span::Whole, hold: Some(Hold { expires_at, ext_ref: None }), at }
+        Event::Booked {
+            booking: b(k),
+            qty: 1,
+            span: Span::Whole,
+            hold: Some(Box::new(Hold { expires_at, ext_ref: None })),
+            at,
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! store rejects the commit and the booker decides again: the rules never
 //! need to be right about the present, only about the snapshot.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::error::{ConfirmError, DecodeError, InputError, StoreError};
@@ -232,7 +233,7 @@ pub fn decide_book(
             // stream must not create a hold that is dead on arrival.
             let expires_at = eff.saturating_add(h.ttl_ms);
             check_time("hold expiry", expires_at)?;
-            Some(Hold { expires_at, ext_ref: h.ext_ref.clone() })
+            Some(Box::new(Hold { expires_at, ext_ref: h.ext_ref.clone() }))
         }
     };
     let event =

@@ -343,7 +343,7 @@ mod tests {
             booking: b(k),
             qty: 1,
             span: Span::Whole,
-            hold: Some(Hold { expires_at: exp, ext_ref: None }),
+            hold: Some(Box::new(Hold { expires_at: exp, ext_ref: None })),
             at,
         };
         m.apply(&held("h", 100, 0)).unwrap();
@@ -367,7 +367,7 @@ mod tests {
             booking: b("h"),
             qty: 1,
             span: Span::Whole,
-            hold: Some(Hold { expires_at: 100, ext_ref: None }),
+            hold: Some(Box::new(Hold { expires_at: 100, ext_ref: None })),
             at: 0,
         };
         let claim = ClaimRecord {
@@ -375,7 +375,7 @@ mod tests {
             unit: unit.clone(),
             span: Span::Whole,
             qty: 1,
-            hold: Some(Hold { expires_at: 100, ext_ref: None }),
+            hold: Some(Box::new(Hold { expires_at: 100, ext_ref: None })),
             seat: 1,
             at: 0,
         };
