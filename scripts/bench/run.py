@@ -257,10 +257,10 @@ def wasm_vs_native(runs, n, batch=1):
     for _ in range(runs):
         w.append(run(node_cmd, "node_holiday_done"))
         warm.append(run(warm_cmd, "node_holiday_done"))
-        # Native three times per round: its 10,000-room run lasts about 40
-        # ms, and one hiccup of the machine can make that 70; a median of
-        # three such samples is what the ratio divides by, so more of them
-        # keep one hiccup out of it. (They cost well under a second each.)
+        # Native several times per round: its 10,000-room run lasts about
+        # 40 ms and one hiccup of the machine can make that 70, so the ratio
+        # divides by the median of all these samples, which one hiccup does
+        # not move. (Each costs well under a second.)
         nat.append([run(nat_cmd, "holiday_rush_done") for _ in range(NATIVE_SAMPLES_PER_RUN)])
     return {"node": w, "warm": warm, "native": nat, "node_cmd": rel(node_cmd), "warm_cmd": rel(warm_cmd),
             "native_cmd": rel(nat_cmd), "n": n}
