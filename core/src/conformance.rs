@@ -763,6 +763,24 @@ async fn untouched_window_is_the_units_never_booked<S: Store>(s: &S) -> CaseResu
         ensure!(w.slices.iter().all(|sl| sl.head == 0 && sl.events.is_empty()), "{what}: slices {:?}", w.slices);
         ensure!(w.slices.len() == want_reads.len(), "{what}: {} slices", w.slices.len());
     }
+    // Other streams asked for (a definition stream, another unit's stream)
+    // are read: the slices are what `read_streams` answers.
+    let def = |r: &UnitRow, out: &mut Vec<ReadReq>| {
+        out.push(ReadReq { stream: StreamId::new(r.id(), Part::Def), after: 0 });
+        out.push(ReadReq { stream: main_stream(r.id().as_str()), after: 0 });
+    };
+    let booked_u1 = |_: &UnitRow, out: &mut Vec<ReadReq>| out.push(ReadReq { stream: main_stream("u1"), after: 0 });
+    for (what, more) in [("definitions", &def as &WindowReads<'_>), ("u1's stream", &booked_u1)] {
+        let w = st(s.read_untouched_window(&nines, more).await, "read_untouched_window")?
+            .ok_or("the untouched window vanished")?;
+        ensure!(!w.entries.is_empty() && w.reads.len() >= w.entries.len(), "{what}: reads {:?}", w.reads);
+        let want = st(s.read_streams(&w.reads).await, "read")?;
+        ensure!(w.slices == want, "{what}: slices {:?}, read_streams {want:?}", w.slices);
+    }
+    // u1 was booked: the slices above were not answered from the rows.
+    let w = st(s.read_untouched_window(&nines, &booked_u1).await, "read_untouched_window")?
+        .ok_or("the untouched window vanished")?;
+    ensure!(w.slices.iter().all(|sl| sl.head == 1), "u1's stream read as {:?}", w.slices);
     Ok(())
 }
 
