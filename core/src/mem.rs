@@ -82,14 +82,32 @@ impl StreamShard {
     }
 }
 
+/// Appends `new` to a stream's `events`; whether that started the stream.
+fn append(events: &mut Events, new: &[Event]) -> bool {
+    let started = events.is_empty();
+    if started && new.len() > 1 {
+        // Exactly as long as its first append (`extend` would reserve four
+        // events).
+        *events = SmallVec::from_vec(new.to_vec());
+    } else {
+        events.extend(new.iter().cloned());
+    }
+    started
+}
+
+/// A stream's events, the first inline: most streams keep one (a unit's
+/// definition, a room's booking), and a booking's event then costs the
+/// store no allocation of its own.
+type Events = SmallVec<[Event; 1]>;
+
 /// The streams of one unit. A stream with no event does not exist.
 #[derive(Debug, Default)]
 struct UnitStreams {
-    def: Vec<Event>,
-    main: Vec<Event>,
+    def: Events,
+    main: Events,
     /// A day is here once its stream has an event (a commit's first append
     /// to it puts it here).
-    days: BTreeMap<u32, Vec<Event>>,
+    days: BTreeMap<u32, Events>,
 }
 
 impl UnitStreams {
@@ -97,11 +115,11 @@ impl UnitStreams {
         match part {
             Part::Def => &self.def,
             Part::Main => &self.main,
-            Part::Day(d) => self.days.get(&d).map_or(&[], Vec::as_slice),
+            Part::Day(d) => self.days.get(&d).map_or(&[], SmallVec::as_slice),
         }
     }
 
-    fn part_mut(&mut self, part: Part) -> &mut Vec<Event> {
+    fn part_mut(&mut self, part: Part) -> &mut Events {
         match part {
             Part::Def => &mut self.def,
             Part::Main => &mut self.main,
@@ -456,20 +474,18 @@ impl MemStore {
                 continue; // a guard
             }
             let shard = &mut *stream_guards[stream_slot(&w.stream)];
-            if !shard.units.contains_key(w.stream.unit_str()) {
-                // The unit's first stream: its id shared, not copied.
-                shard.units.insert(Arc::clone(w.stream.unit_arc()), UnitStreams::default());
-            }
-            // (Found: inserted above if it was not there.)
-            let Some(unit) = shard.units.get_mut(w.stream.unit_str()) else { continue };
-            let events = unit.part_mut(w.stream.part);
-            if events.is_empty() {
-                // Exactly as long as its first append (`extend` would
-                // reserve four events: most streams keep one).
-                *events = w.events.clone();
+            let started = match shard.units.get_mut(w.stream.unit_str()) {
+                Some(unit) => append(unit.part_mut(w.stream.part), &w.events),
+                None => {
+                    // The unit's first stream: its id shared, not copied.
+                    let mut unit = UnitStreams::default();
+                    append(unit.part_mut(w.stream.part), &w.events);
+                    shard.units.insert(Arc::clone(w.stream.unit_arc()), unit);
+                    true
+                }
+            };
+            if started {
                 shard.sorted = None;
-            } else {
-                events.extend(w.events.iter().cloned());
             }
         }
         for cl in &c.claims {
