@@ -85,6 +85,18 @@ impl Group {
 
 type Slot = Option<Result<Outcome, BookError>>;
 
+impl Group {
+    /// Each segment's first window as long as the group has requests (at
+    /// least `WINDOW_LEN_FIRST`, at most the configured window): a full
+    /// window doubles the next one up to the configured length, so a batch
+    /// reads what it needs, and more only where others took its units.
+    fn size_first_windows(&mut self) {
+        let len = u32::try_from(self.pending.len()).unwrap_or(u32::MAX);
+        let first = len.max(WINDOW_LEN_FIRST).min(self.range.limit);
+        self.segments.iter_mut().for_each(|s| s.limit = first);
+    }
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -219,6 +231,10 @@ impl<S: Store> Allot<S> {
                     });
                 }
             }
+        }
+
+        for g in &mut groups {
+            g.size_first_windows();
         }
 
         // Units a commit of ours conflicted on: if they turn out taken, we
@@ -565,6 +581,7 @@ impl<S: Store> Allot<S> {
         for g in groups.iter_mut() {
             let Some(&first) = g.pending.first() else { continue };
             g.segments = self.walk(&g.range, &g.span, g.pick, &reqs[first].booking);
+            g.size_first_windows();
             g.untouched.clear();
             g.untouched_walked = false;
             g.candidates.clear();

@@ -300,3 +300,27 @@ fn a_single_auto_assign_starts_with_a_small_window_and_doubles_it_past_taken_uni
     assert_eq!(booked(&o), by_price()[50]);
     assert_eq!(*rec.scans.borrow(), [(4, 4), (8, 8), (16, 16), (32, 32)]);
 }
+
+#[test]
+fn a_batch_reads_a_first_window_as_long_as_it_has_requests_and_doubles_it_past_taken_units() {
+    let store = MemStore::new();
+    rooms(&store, 100);
+    let batch = |prefix: &str, n: usize| -> Vec<BookAnyReq> {
+        (0..n).map(|i| session(&format!("{prefix}{i}"), Pick::First)).collect()
+    };
+    let config = Config { window_len: 32, ..Config::default() };
+    let read = |reqs: &[BookAnyReq]| {
+        let rec = Recording { inner: &store, scans: Default::default() };
+        let out = pollster::block_on(Allot::with_config(&rec, config).book_any_many(reqs, NOW));
+        assert_eq!(booked_units(&out).len(), reqs.len(), "{out:?}");
+        rec.scans.into_inner()
+    };
+    // On a free range: six requests read six units, not the whole window.
+    assert_eq!(read(&batch("a", 6)), [(6, 6)]);
+    // Two requests read at least WINDOW_LEN_FIRST (4): those are taken, so
+    // the next window is twice as long.
+    assert_eq!(limits::WINDOW_LEN_FIRST, 4);
+    assert_eq!(read(&batch("b", 2)), [(4, 4), (8, 8)]);
+    // Six again: the cheapest eight are taken, so six, then twelve.
+    assert_eq!(read(&batch("c", 6)), [(6, 6), (12, 12)]);
+}
