@@ -81,11 +81,7 @@ impl Group {
     fn walked(&self) -> bool {
         self.untouched.is_empty() && self.segments.is_empty()
     }
-}
 
-type Slot = Option<Result<Outcome, BookError>>;
-
-impl Group {
     /// Each segment's first window as long as the group has requests (at
     /// least `WINDOW_LEN_FIRST`, at most the configured window): a full
     /// window doubles the next one up to the configured length, so a batch
@@ -96,6 +92,8 @@ impl Group {
         self.segments.iter_mut().for_each(|s| s.limit = first);
     }
 }
+
+type Slot = Option<Result<Outcome, BookError>>;
 
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
