@@ -279,6 +279,19 @@ pub(crate) fn corrupt(what: &'static str, reason: &'static str) -> StoreError {
     StoreError::Corrupt(DecodeError::Malformed { what, reason })
 }
 
+/// Checks a window's answer before a walk books from it: one row per entry,
+/// each (where present) the row of its entry's unit. A walk that paired an
+/// entry with another unit's row would book a unit outside the range asked.
+pub(crate) fn check_window(entries: &[IndexEntry], rows: &[Option<Arc<UnitRow>>]) -> Result<(), StoreError> {
+    if rows.len() != entries.len() {
+        return Err(corrupt("window", "the store answered a different number of rows than entries"));
+    }
+    if entries.iter().zip(rows).any(|(e, r)| r.as_ref().is_some_and(|r| *r.id() != e.unit)) {
+        return Err(corrupt("window", "a row has another unit's id than its index entry"));
+    }
+    Ok(())
+}
+
 /// The parts of a client's cache that the change feed brings up to date,
 /// borrowed apart from the store so that a feed read inside
 /// [`Store::decide_group`] is applied too.
@@ -1239,17 +1252,21 @@ impl<S: Store> Allot<S> {
         // first small window taken whole; 100K rooms on 16 threads read as
         // many windows as with full ones.)
         let mut limit = WINDOW_LEN_FIRST.min(window);
+        // The window comes with its rows (one read, where a unit's row
+        // looked up on its own is another lookup per candidate); its streams
+        // are read by `try_window`, a few candidates at a time.
+        let no_reads = |_: &UnitRow, _: &mut Vec<ReadReq>| {};
         while let Some(cur) = segments.front_mut() {
             cur.limit = limit;
             limit = limit.saturating_mul(2).min(window);
-            let entries = self.store.scan_index(cur).await?;
+            let Window { entries, rows, .. } = self.store.read_window(cur, &no_reads).await?;
             self.stats.read_queries += 1;
             let full_window = entries.len() as u32 >= cur.limit;
             if entries.is_empty() {
                 segments.pop_front();
                 continue;
             }
-            if let Some(o) = self.try_window(req, &entries, &fingerprint, now, &mut tries, !resumed).await? {
+            if let Some(o) = self.try_window(req, &entries, &rows, &fingerprint, now, &mut tries, !resumed).await? {
                 self.hint_at_outcome(&range, req.span, &o, &entries);
                 return Ok(o);
             }
@@ -1305,9 +1322,9 @@ impl<S: Store> Allot<S> {
             };
             self.stats.read_queries += 1;
             self.stats.untouched_reads += 1;
-            let entries = window.entries;
+            let Window { entries, rows, .. } = window;
             let full_window = entries.len() as u32 >= cur.limit;
-            if let Some(o) = self.try_window(req, &entries, fingerprint, now, tries, true).await? {
+            if let Some(o) = self.try_window(req, &entries, &rows, fingerprint, now, tries, true).await? {
                 self.hint_at_outcome(range, req.span, &o, &entries);
                 return Ok(Some(o));
             }
@@ -1366,11 +1383,15 @@ impl<S: Store> Allot<S> {
         }
     }
 
-    /// Tries the candidates of one window; `None` when all were taken.
+    /// Tries the candidates of one window (its entries and, in the same
+    /// order, their rows as the window read them); `None` when all were
+    /// taken.
+    #[allow(clippy::too_many_arguments)]
     async fn try_window(
         &mut self,
         req: &BookAnyReq,
         entries: &[IndexEntry],
+        rows: &[Option<Arc<UnitRow>>],
         fingerprint: &[u8],
         now: TimeMs,
         tries: &mut Tries,
@@ -1380,7 +1401,8 @@ impl<S: Store> Allot<S> {
         // window by the booking id, so that concurrent bookers that start
         // at the same window start at different units instead of all racing
         // for the first.
-        let mut order: Vec<&IndexEntry> = entries.iter().collect();
+        check_window(entries, rows)?;
+        let mut order: Vec<(&IndexEntry, &Option<Arc<UnitRow>>)> = entries.iter().zip(rows).collect();
         if rotate && req.pick == Pick::Spread && !order.is_empty() {
             let n = order.len();
             order.rotate_left((spread_hash(&req.booking) % n as u64) as usize);
@@ -1394,16 +1416,14 @@ impl<S: Store> Allot<S> {
             let batch = &order[next..(next + batch_len).min(order.len())];
             next += batch.len();
             batch_len *= 2;
-            let ids: Vec<UnitId> = batch.iter().map(|e| e.unit.clone()).collect();
-            let rows = self.unit_rows(&ids, false).await?;
-            let mut candidates: Vec<(Arc<UnitRow>, Vec<StreamId>, &IndexEntry)> = Vec::with_capacity(rows.len());
-            for (row, entry) in rows.into_iter().zip(batch) {
+            let mut candidates: Vec<(Arc<UnitRow>, Vec<StreamId>, &IndexEntry)> = Vec::with_capacity(batch.len());
+            for &(entry, row) in batch {
                 let Some(row) = row else { continue };
                 if row.retired || req.span.validate(&row.spec.kind).is_err() || req.qty > row.spec.kind.capacity() {
                     continue; // not a candidate for this request
                 }
                 let streams = booking_streams(row.id(), &req.span);
-                candidates.push((row, streams, entry));
+                candidates.push((Arc::clone(row), streams, entry));
             }
             let batch_streams: Vec<StreamId> = candidates.iter().flat_map(|(_, s, _)| s.iter().cloned()).collect();
             self.observe(&batch_streams).await?;

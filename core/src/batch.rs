@@ -22,8 +22,8 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::allot::{
-    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, corrupt, leap_past_taken, note_taken, split_at,
-    spread_hash, with_rosters,
+    Allot, BookAnyReq, Feed, FeedCache, Pick, apply_feed, check_ask, check_window, corrupt, leap_past_taken,
+    note_taken, split_at, spread_hash, with_rosters,
 };
 use crate::error::{BookError, InputError, StoreError};
 use crate::event::{ClaimRecord, UnitRow};
@@ -778,6 +778,7 @@ impl<S: Store> Allot<S> {
                 (entries, rows)
             }
         };
+        check_window(&entries, &rows)?;
         let queue = if untouched { &mut g.untouched } else { &mut g.segments };
         let full = match (rest, entries.last()) {
             (Some(start), _) => {
