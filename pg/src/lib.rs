@@ -54,7 +54,9 @@ use allot_core::error::{DecodeError, InputError, StoreError};
 use allot_core::event::{ClaimRecord, Event, UnitRow};
 use allot_core::key;
 use allot_core::model::{BookingId, Seq, StreamId, UnitId};
-use allot_core::store::{Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice, VacancyEpoch};
+use allot_core::store::{
+    Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice, VacancyEpoch, Window, WindowReads,
+};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
@@ -1078,6 +1080,33 @@ impl Store for PgStore {
         let Some((sql, params)) = scan("key, unit", "index_entries", "key", "", range) else { return Ok(Vec::new()) };
         let rows = self.query(sql, params).await?;
         rows.iter().map(|r| Ok(IndexEntry { key: col(r, 0)?, unit: unit_of_key(col(r, 1)?)? })).collect()
+    }
+
+    /// The window's entries and their rows in one statement (one snapshot,
+    /// one round trip, where `scan_index` then `get_units` are two), then
+    /// the streams `reads` asks for, if any.
+    async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
+        let Some((sql, params)) = scan(
+            "index_entries.key, index_entries.unit, units.body",
+            "index_entries LEFT JOIN units ON units.unit = index_entries.unit",
+            "index_entries.key",
+            "",
+            range,
+        ) else {
+            return Ok(Window::default());
+        };
+        let found = self.query(sql, params).await?;
+        let mut entries = Vec::with_capacity(found.len());
+        let mut rows = Vec::with_capacity(found.len());
+        for r in &found {
+            entries.push(IndexEntry { key: col(r, 0)?, unit: unit_of_key(col(r, 1)?)? });
+            let body: Option<Vec<u8>> = col(r, 2)?;
+            rows.push(body.map(|b| UnitRow::decode(&b).map(Arc::new)).transpose()?);
+        }
+        let mut reqs = Vec::new();
+        rows.iter().flatten().for_each(|row| reads(row, &mut reqs));
+        let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
+        Ok(Window { entries, rows, reads: reqs, slices })
     }
 
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
