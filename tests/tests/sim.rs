@@ -114,7 +114,10 @@ fn regression_seeds_stay_clean() {
 /// free unit is never tried and `book_any` ends `SoldOut`. With the default
 /// `unit_cache_max` (4096) this happens once a booker has seen more units
 /// than that (a big catalog); the simulation found it with tiny caches
-/// (`allot-sim --seed 22 --steps 200 --trace`).
+/// (`allot-sim --seed 22 --steps 200 --trace`). Since 2026-11-23 `book_any`
+/// takes its candidates' rows from the window it reads (`Store::read_window`)
+/// and no longer from the unit cache; the test keeps the outcome it guards:
+/// a free unit is booked, not answered sold out.
 #[test]
 fn unit_cache_eviction_loses_candidates() {
     let store = MemStore::new();
