@@ -462,7 +462,10 @@ def main():
     L.append(f"- wasm, warm: `{w['warm_cmd']}`: the same after one untimed rehearsal on a database of its own "
              "(as each browser worker rehearses before `Go`), so that the optimising tier has compiled what the "
              "rush runs. The native build is compiled ahead of time; this is the like-for-like figure.")
-    L.append(f"- native: `{w['native_cmd']}`\n")
+    L.append(f"- native: `{w['native_cmd']}`")
+    L.append("- The package's Node build (`web/pkg/node/`) is compiled for speed (profile `wasm-node`, "
+             "`opt-level = 3`), its browser build for size (ARCHITECTURE.md, \"Why the browser's wasm is built "
+             "for size and Node's for speed\").\n")
 
     def node_table(x):
         L.append(f"| run | Node cold wall_secs | Node warm wall_secs | native wall_secs ({NATIVE_SAMPLES_PER_RUN} runs) |")
@@ -497,7 +500,7 @@ def main():
     else:
         L.append("Not run (no `ALLOT_PG_URL`: `scripts/bench.sh` runs it inside `scripts/pg.sh run`).\n")
     L.append("## Size\n")
-    L.append(f"`{sz['path']}` (built by `web/build.sh`, wasm-opt -Oz): {sz['raw']:,} bytes, "
+    L.append(f"`{sz['path']}`, the browser build (built by `web/build.sh`, wasm-opt -Oz): {sz['raw']:,} bytes, "
              f"{sz['gzip']:,} bytes with gzip -9.\n")
     if cr:
         L.append("## criterion (hot paths)\n")
