@@ -408,9 +408,11 @@ pub struct VacancyEpoch {
 }
 
 /// The rest of a window read once its entries and their rows are known:
-/// the stream reads `reads` asks for each row, read. Shared by the default
-/// [`Store::read_window`] and stores that find the rows their own way.
-pub(crate) async fn window_of<S: Store + ?Sized>(
+/// the stream reads `reads` asks for each row, read with
+/// [`Store::read_streams`]. Shared by the default [`Store::read_window`] and
+/// stores that find the entries and rows their own way (one walk of an
+/// index, one join), so that each answers the reads as the contract says.
+pub async fn window_of<S: Store + ?Sized>(
     store: &S,
     entries: Vec<IndexEntry>,
     rows: Vec<Option<Arc<UnitRow>>>,

@@ -56,6 +56,7 @@ use allot_core::key;
 use allot_core::model::{BookingId, Seq, StreamId, UnitId};
 use allot_core::store::{
     Commit, CommitOutcome, IndexEntry, KeyRange, ReadReq, Store, StreamSlice, VacancyEpoch, Window, WindowReads,
+    window_of,
 };
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::types::{FromSql, ToSql};
@@ -1103,10 +1104,7 @@ impl Store for PgStore {
             let body: Option<Vec<u8>> = col(r, 2)?;
             rows.push(body.map(|b| UnitRow::decode(&b).map(Arc::new)).transpose()?);
         }
-        let mut reqs = Vec::new();
-        rows.iter().flatten().for_each(|row| reads(row, &mut reqs));
-        let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
-        Ok(Window { entries, rows, reads: reqs, slices })
+        window_of(self, entries, rows, reads).await
     }
 
     async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {

@@ -1206,10 +1206,7 @@ impl Store for IdbStore {
             let entries = self.scan_index(range).await?;
             let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
             let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
-            let mut reqs: Vec<ReadReq> = Vec::new();
-            rows.iter().flatten().for_each(|r| reads(r, &mut reqs));
-            let slices = if reqs.is_empty() { Vec::new() } else { self.read_streams(&reqs).await? };
-            return Ok(Window { entries, rows, reads: reqs, slices });
+            return allot_core::store::window_of(self, entries, rows, reads).await;
         }
         let err = |e| self.error(e);
         // The window with its rows (one getAll) in a transaction over the
