@@ -424,6 +424,20 @@ pub async fn window_of<S: Store + ?Sized>(
     Ok(Window { entries, rows, reads: reqs, slices })
 }
 
+/// A window read as three calls ([`Store::scan_index`], [`Store::get_units`],
+/// [`Store::read_streams`]): the default [`Store::read_window`], and what a
+/// store that reads windows its own way falls back on where it cannot.
+pub async fn window_in_parts<S: Store + ?Sized>(
+    store: &S,
+    range: &KeyRange,
+    reads: &WindowReads<'_>,
+) -> Result<Window, StoreError> {
+    let entries = store.scan_index(range).await?;
+    let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
+    let rows = if ids.is_empty() { Vec::new() } else { store.get_units(&ids).await? };
+    window_of(store, entries, rows, reads).await
+}
+
 /// The storage contract. See the module documentation.
 #[allow(async_fn_in_trait)]
 pub trait Store {
@@ -458,10 +472,7 @@ pub trait Store {
     /// transactions answers from one (fewer round trips is what a window
     /// costs). Each part obeys the contract of its own method.
     async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
-        let entries = self.scan_index(range).await?;
-        let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
-        let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
-        window_of(self, entries, rows, reads).await
+        window_in_parts(self, range, reads).await
     }
 
     /// [`Store::read_window`] over the entries of live untouched units only

@@ -1203,10 +1203,7 @@ impl Store for IdbStore {
         let Some(kr) = key_range(range) else { return Ok(Window::default()) };
         if range.reverse || range.limit == 0 {
             // getAll has no direction: the three separate reads.
-            let entries = self.scan_index(range).await?;
-            let ids: Vec<UnitId> = entries.iter().map(|e| e.unit.clone()).collect();
-            let rows = if ids.is_empty() { Vec::new() } else { self.get_units(&ids).await? };
-            return allot_core::store::window_of(self, entries, rows, reads).await;
+            return allot_core::store::window_in_parts(self, range, reads).await;
         }
         let err = |e| self.error(e);
         // The window with its rows (one getAll) in a transaction over the
