@@ -23,10 +23,13 @@
 //!   started), and no `SELECT ... FOR UPDATE` is used. Before any row write,
 //!   a commit takes advisory locks on its claims and streams in one global
 //!   order, so that commits never wait for each other in a cycle.
-//! - **Group commit** runs many commits in one transaction, each inside its
-//!   own savepoint: a conflicting or duplicate one is rolled back to its
-//!   savepoint without touching the others, and one COMMIT (one WAL flush)
-//!   makes all the applied ones durable.
+//! - **Group commit** runs many commits in one transaction, and one COMMIT
+//!   (one WAL flush) makes all the applied ones durable. A group whose
+//!   members name no claim or stream twice and write no unit rows (what
+//!   `book_any_many` sends) is checked as one set, in two round trips for the
+//!   whole group; the members that failed have their own writes undone.
+//!   Any other group runs each member inside its own savepoint: a conflicting
+//!   or duplicate one is rolled back to it without touching the others.
 //! - **Round trips**: statements are pipelined. A commit costs two round
 //!   trips (BEGIN and the checks; then the writes and COMMIT).
 //! - **Errors** are mapped by what may have been written (see the `error`
@@ -921,6 +924,253 @@ async fn group_tx(
     Ok(out)
 }
 
+/// Whether a group can be checked and written as one set
+/// ([`group_set_tx`]): every member claims and appends only (no unit rows),
+/// and no claim or stream is named twice in the group. Then no member can
+/// see another's writes, and checking them all at once decides each as
+/// checking them one after another would.
+fn set_shaped(plans: &[Option<Plan>]) -> bool {
+    let mut claims = HashSet::new();
+    let mut streams = HashSet::new();
+    plans.iter().flatten().all(|p| {
+        p.unit_keys.is_empty()
+            && p.entry_keys.is_empty()
+            && p.checks()
+            && p.claim_keys.iter().all(|k| claims.insert(k.as_slice()))
+            && p.writes.iter().all(|w| streams.insert(w.key.as_slice()))
+    })
+}
+
+/// Undoes what the set check wrote for members that failed it: their claims
+/// inserted, and their heads advanced (back to the seq they expected).
+const UNDO_CLAIMS: &str = "DELETE FROM claims WHERE booking = ANY($1::bytea[])";
+const UNDO_HEADS: &str = "UPDATE streams AS t SET head = w.expected \
+    FROM unnest($1::bytea[], $2::int8[]) AS w(stream, expected) WHERE t.stream = w.stream";
+const HEADS_OF: &str = "SELECT stream, head FROM streams WHERE stream = ANY($1::bytea[])";
+
+/// A set-shaped group ([`set_shaped`]) in two round trips, whatever its
+/// size: the locks and every member's checks (claims, conditional head
+/// writes) as single statements over the whole group; then, for the members
+/// that failed, their partial writes undone and what they failed on read,
+/// and the events of the others written, with the COMMIT. The member-by-
+/// member way ([`group_tx`]) takes two round trips per member.
+///
+/// `None` when the backstop fired (an event's `(stream, seq)` key was taken
+/// although its head was as expected): the whole transaction rolled back,
+/// and the caller runs the group member by member, which tells which member
+/// it was.
+async fn group_set_tx(
+    c: &ClientWrapper,
+    plans: &[Option<Plan>],
+    locks: &Locks,
+) -> Result<Option<Vec<Option<CommitOutcome>>>, Fail> {
+    let before = |e: tokio_postgres::Error| classify(&e, Stage::BeforeCommit);
+    let members: Vec<&Plan> = plans.iter().flatten().collect();
+    let concat = |f: fn(&Plan) -> &Vec<Vec<u8>>| members.iter().flat_map(|&p| f(p).iter().cloned()).collect::<Vec<_>>();
+    let claim_keys = concat(|p| &p.claim_keys);
+    let claim_records = concat(|p| &p.claim_records);
+    let new_streams = concat(|p| &p.new_streams);
+    let head_keys = concat(|p| &p.head_keys);
+    let head_expected: Vec<i64> = members.iter().flat_map(|p| p.head_expected.iter().copied()).collect();
+    let head_new: Vec<i64> = members.iter().flat_map(|p| p.head_new.iter().copied()).collect();
+
+    let st_locks = prepare_locks(c, locks).await?;
+    let st_claims = prepare_if(c, !claim_keys.is_empty(), INSERT_CLAIMS).await?;
+    let st_ensure = prepare_if(c, !new_streams.is_empty(), ENSURE_STREAMS).await?;
+    let st_heads = prepare_if(c, !head_keys.is_empty(), ADVANCE_HEADS).await?;
+    let (open, locked, claimed, ensure, advanced) = tokio::join!(
+        biased;
+        c.batch_execute(BEGIN),
+        take_locks(c, locks, &st_locks),
+        async {
+            match &st_claims {
+                Some(st) => c.query(st, &[&claim_keys, &claim_records]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match &st_ensure {
+                Some(st) => c.execute(st, &[&new_streams]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_heads {
+                Some(st) => c.query(st, &[&head_keys, &head_expected, &head_new]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    );
+    open.map_err(before)?;
+    locked.map_err(before)?;
+    let claimed = claimed.map_err(before)?;
+    ensure.map_err(before)?;
+    let advanced = advanced.map_err(before)?;
+    let keys_of = |rows: &[Row]| rows.iter().map(|r| col::<Vec<u8>>(r, 0)).collect::<Result<HashSet<_>, _>>();
+    let all_went = claimed.len() == claim_keys.len() && advanced.len() == head_keys.len();
+    let (claimed, advanced) = if all_went {
+        (HashSet::new(), HashSet::new())
+    } else {
+        (keys_of(&claimed).map_err(Fail::fatal)?, keys_of(&advanced).map_err(Fail::fatal)?)
+    };
+
+    // Each member's fate, as `check` would have found it on its own.
+    let fates: Vec<Check> = members
+        .iter()
+        .map(|p| {
+            if all_went {
+                return Check::Go;
+            }
+            if let Some(i) = p.claim_keys.iter().position(|k| !claimed.contains(k)) {
+                return Check::Duplicate(i);
+            }
+            match p.writes.iter().position(|w| !advanced.contains(&w.key)) {
+                Some(i) => Check::Conflict(i),
+                None => Check::Go,
+            }
+        })
+        .collect();
+    let any_go = fates.contains(&Check::Go);
+    let (mut undo_claims, mut undo_heads, mut undo_expected) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut dup_keys, mut conflict_keys) = (Vec::new(), Vec::new());
+    let (mut ev_streams, mut ev_seqs, mut ev_bodies, mut ev_ats) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut vacates = None;
+    for (p, fate) in members.iter().zip(&fates) {
+        match *fate {
+            Check::Go => {
+                ev_streams.extend(p.ev_streams.iter().cloned());
+                ev_seqs.extend(p.ev_seqs.iter().copied());
+                ev_bodies.extend(p.ev_bodies.iter().cloned());
+                ev_ats.extend(p.ev_ats.iter().copied());
+                vacates = vacates.or(p.vacates);
+                continue;
+            }
+            Check::Duplicate(i) => dup_keys.push(p.claim_keys[i].clone()),
+            Check::Conflict(i) => conflict_keys.push(p.writes[i].key.clone()),
+        }
+        if any_go {
+            // Nothing to undo when the transaction rolls back anyway.
+            undo_claims.extend(p.claim_keys.iter().filter(|k| claimed.contains(*k)).cloned());
+            for w in p.writes.iter().filter(|w| advanced.contains(&w.key)) {
+                undo_heads.push(w.key.clone());
+                // An advanced head was expected at a seq that fits an i64.
+                undo_expected.push(i64::try_from(w.expected).unwrap_or(-1));
+            }
+        }
+    }
+
+    let st_undo_claims = prepare_if(c, !undo_claims.is_empty(), UNDO_CLAIMS).await?;
+    let st_undo_heads = prepare_if(c, !undo_heads.is_empty(), UNDO_HEADS).await?;
+    let st_dups = prepare_if(c, !dup_keys.is_empty(), GET_CLAIMS).await?;
+    let st_conflicts = prepare_if(c, !conflict_keys.is_empty(), HEADS_OF).await?;
+    let st_ev = prepare_if(c, !ev_streams.is_empty(), INSERT_EVENTS).await?;
+    let st_vacancy = prepare_if(c, vacates.is_some(), MOVE_VACANCY).await?;
+    let (closer, closer_stage) = if any_go { ("COMMIT", Stage::Commit) } else { ("ROLLBACK", Stage::BeforeCommit) };
+    let (undone_claims, undone_heads, dups, conflicts, events, vacancy, close) = tokio::join!(
+        biased;
+        async {
+            match &st_undo_claims {
+                Some(st) => c.execute(st, &[&undo_claims]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_undo_heads {
+                Some(st) => c.execute(st, &[&undo_heads, &undo_expected]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        async {
+            match &st_dups {
+                Some(st) => c.query(st, &[&dup_keys]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match &st_conflicts {
+                Some(st) => c.query(st, &[&conflict_keys]).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match &st_ev {
+                Some(st) => c.execute(st, &[&ev_streams, &ev_seqs, &ev_bodies, &ev_ats]).await.map(drop),
+                None => Ok(()),
+            }
+        },
+        move_vacancy(c, st_vacancy.as_ref(), vacates),
+        c.batch_execute(closer),
+    );
+    let statements = [undone_claims.as_ref().err(), undone_heads.as_ref().err(), dups.as_ref().err()];
+    let first_error = statements
+        .into_iter()
+        .chain([conflicts.as_ref().err(), events.as_ref().err(), vacancy.as_ref().err()])
+        .flatten()
+        .next();
+    if let Some(e) = first_error {
+        if e.as_db_error().is_none() {
+            // The connection broke with the closer in the same pipeline.
+            return Err(classify(e, closer_stage));
+        }
+        // The server refused a statement: the transaction is aborted, and
+        // the COMMIT sent after it rolled back.
+        let is_event_key = events
+            .as_ref()
+            .err()
+            .is_some_and(|ev| std::ptr::eq(ev, e) && ev.code().is_some_and(|s| s.code() == "23505"));
+        if is_event_key {
+            return Ok(None);
+        }
+        return Err(classify(e, Stage::BeforeCommit));
+    }
+    close.map_err(|e| classify(&e, closer_stage))?;
+    let (dups, conflicts) = (dups.map_err(before)?, conflicts.map_err(before)?);
+    let mut existing: HashMap<Vec<u8>, Vec<u8>> = HashMap::with_capacity(dups.len());
+    for r in &dups {
+        existing.insert(col(r, 0).map_err(Fail::fatal)?, col(r, 1).map_err(Fail::fatal)?);
+    }
+    let mut heads: HashMap<Vec<u8>, i64> = HashMap::with_capacity(conflicts.len());
+    for r in &conflicts {
+        heads.insert(col(r, 0).map_err(Fail::fatal)?, col(r, 1).map_err(Fail::fatal)?);
+    }
+
+    let mut out = Vec::with_capacity(plans.len());
+    let mut fates = fates.into_iter();
+    let mut members = members.into_iter();
+    for p in plans {
+        if p.is_none() {
+            out.push(None);
+            continue;
+        }
+        let (Some(p), Some(fate)) = (members.next(), fates.next()) else {
+            return Err(Fail::fatal(corrupt("group", "a member without its fate")));
+        };
+        let o = match fate {
+            Check::Go => CommitOutcome::Committed,
+            Check::Duplicate(i) => {
+                let Some(record) = existing.get(&p.claim_keys[i]) else {
+                    // As in `duplicate`: cannot happen (claims are never
+                    // deleted but by their own transaction); nothing was
+                    // written for this member, so the caller may try again.
+                    return Err(Fail {
+                        err: StoreError::Aborted("a claim vanished during the commit".into()),
+                        retry: true,
+                    });
+                };
+                let existing = ClaimRecord::decode(record).map_err(|e| Fail::fatal(StoreError::Corrupt(e)))?;
+                CommitOutcome::Duplicate { booking: p.booking_ids[i].clone(), existing }
+            }
+            Check::Conflict(i) => {
+                let w = &p.writes[i];
+                let actual = heads.get(&w.key).map_or(Ok(0), |&h| seq_of(h)).map_err(Fail::fatal)?;
+                CommitOutcome::Conflict { stream: w.stream.clone(), expected: w.expected, actual }
+            }
+        };
+        out.push(Some(o));
+    }
+    Ok(Some(out))
+}
+
 async fn commit_attempt(pool: &Pool, p: &Plan, locks: &Locks) -> Result<CommitOutcome, Fail> {
     let c = pool.get().await.map_err(pool_error)?;
     let r = commit_tx(&c, p, locks).await;
@@ -932,7 +1182,16 @@ async fn commit_attempt(pool: &Pool, p: &Plan, locks: &Locks) -> Result<CommitOu
 
 async fn group_attempt(pool: &Pool, plans: &[Option<Plan>], locks: &Locks) -> Result<Vec<Option<CommitOutcome>>, Fail> {
     let c = pool.get().await.map_err(pool_error)?;
-    let r = group_tx(&c, plans, locks).await;
+    let r = if set_shaped(plans) {
+        match group_set_tx(&c, plans, locks).await {
+            // The backstop fired and rolled everything back: member by member.
+            Ok(None) => group_tx(&c, plans, locks).await,
+            Ok(Some(out)) => Ok(out),
+            Err(e) => Err(e),
+        }
+    } else {
+        group_tx(&c, plans, locks).await
+    };
     if r.is_err() {
         discard(c);
     }
@@ -1229,6 +1488,25 @@ mod tests {
         let other = Locks::of(Some("t"), [&a, &b]);
         assert_ne!(other.scope, ab.scope);
         assert!(other.keys.iter().all(|k| !ab.keys.contains(k)));
+    }
+
+    #[test]
+    fn only_groups_naming_each_key_once_are_checked_as_a_set() {
+        let distinct = [Some(booking_plan("a", &["u1"])), None, Some(booking_plan("b", &["u2", "u3"]))];
+        assert!(set_shaped(&distinct));
+        // The same claim (actor and key) twice.
+        assert!(!set_shaped(&[Some(booking_plan("a", &["u1"])), Some(booking_plan("a", &["u2"]))]));
+        // The same stream twice.
+        assert!(!set_shaped(&[Some(booking_plan("a", &["u1"])), Some(booking_plan("b", &["u1"]))]));
+        // Unit rows.
+        let spec = allot_core::UnitSpec {
+            id: UnitId::new("u9").unwrap(),
+            kind: allot_core::UnitKind::Exclusive,
+            attrs: Default::default(),
+        };
+        let row = UnitRow { spec, version: 1, retired: false, index_keys: Vec::new() };
+        let units = Plan::of(&Commit { units: vec![row], ..Commit::default() }).unwrap();
+        assert!(!set_shaped(&[Some(booking_plan("a", &["u1"])), Some(units)]));
     }
 
     #[test]

@@ -265,6 +265,120 @@ fn group_commit_members_fail_alone() {
     pollster::block_on(store.drop_schema()).unwrap();
 }
 
+/// The same with no claim or stream named twice in the group, which the
+/// store checks as one set (two round trips for the whole group): a member
+/// that fails after its claim went in, or after its head moved, leaves
+/// nothing behind, and a group where every member fails writes nothing.
+#[test]
+fn set_checked_group_members_fail_alone() {
+    let store = fresh("group_set", PgOptions::default());
+    let mut seed = Vec::new();
+    for i in 0..60 {
+        // For each member that will fail: a claim and a stream of its own.
+        if i % 6 == 1 || i % 6 == 3 {
+            let mut c = Commit {
+                writes: vec![append(&sid(&format!("taken{i}")), 0, vec![booked("old", &format!("{i}"))])],
+                ..Commit::default()
+            };
+            c.claims.push(claim("old", &format!("{i}"), &format!("taken{i}")));
+            seed.push(c);
+        }
+    }
+    for o in pollster::block_on(store.commit_group(&seed)).unwrap() {
+        assert_eq!(o, Ok(CommitOutcome::Committed));
+    }
+
+    let mut group = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..60 {
+        let s = sid(&format!("g{i}"));
+        let mut c = Commit { writes: vec![append(&s, 0, vec![booked("me", &format!("{i}"))])], ..Commit::default() };
+        c.claims.push(claim("me", &format!("{i}"), &format!("g{i}")));
+        match i % 6 {
+            // Stale: its own claim goes in and its own stream moves, then
+            // its guard on a stream at 1 expects 0.
+            1 => {
+                c.writes.push(append(&sid(&format!("taken{i}")), 0, vec![]));
+                want.push(Some(false));
+            }
+            // Its second claim exists (made before the group), its stream
+            // moves first.
+            3 => {
+                c.claims.push(claim("old", &format!("{i}"), &format!("taken{i}")));
+                want.push(Some(false));
+            }
+            // Empty: invalid, never sent.
+            5 => {
+                c = Commit::default();
+                want.push(None);
+            }
+            _ => want.push(Some(true)),
+        }
+        group.push(c);
+    }
+    let out = pollster::block_on(store.commit_group(&group)).unwrap();
+    assert_eq!(out.len(), group.len());
+    for (i, (o, w)) in out.iter().zip(&want).enumerate() {
+        match (o, w) {
+            (Ok(CommitOutcome::Committed), Some(true)) => {}
+            (Ok(CommitOutcome::Conflict { stream, expected: 0, actual: 1 }), Some(false))
+                if i % 6 == 1 && *stream == sid(&format!("taken{i}")) => {}
+            (Ok(CommitOutcome::Duplicate { booking, existing }), Some(false))
+                if i % 6 == 3
+                    && *booking == bid("old", &format!("{i}"))
+                    && existing.unit.as_str() == format!("taken{i}") => {}
+            (Err(e), None) if e.code() == "E_COMMIT_EMPTY" => {}
+            _ => panic!("group member {i}: {o:?}, wanted {w:?}"),
+        }
+    }
+    let again = reopen(&store, PgOptions::default());
+    let members_left = |again: &PgStore, want: &[Option<bool>]| {
+        for (i, w) in want.iter().enumerate() {
+            let h = head(again, &sid(&format!("g{i}")));
+            assert_eq!(h, u64::from(*w == Some(true)), "stream g{i}");
+            let claims = pollster::block_on(again.get_claims(&[bid("me", &format!("{i}"))])).unwrap();
+            assert_eq!(claims[0].is_some(), *w == Some(true), "claim {i}");
+        }
+    };
+    members_left(&again, &want);
+    // A stream a failed member moved and moved back takes the next writer
+    // that expects it at 0.
+    let g1 = Commit { writes: vec![append(&sid("g1"), 0, vec![booked("next", "1")])], ..Commit::default() };
+    assert_eq!(pollster::block_on(again.commit(&g1)).unwrap(), CommitOutcome::Committed);
+
+    // Every member fails: nothing is written.
+    let mut all_fail = Vec::new();
+    for i in [7, 9, 13, 15] {
+        let mut c = Commit {
+            writes: vec![append(&sid(&format!("h{i}")), 0, vec![booked("me", &format!("h{i}"))])],
+            ..Commit::default()
+        };
+        c.claims.push(claim("me", &format!("h{i}"), &format!("h{i}")));
+        if i % 6 == 1 {
+            c.writes.push(append(&sid(&format!("taken{i}")), 0, vec![]));
+        } else {
+            c.claims.push(claim("old", &format!("{i}"), &format!("taken{i}")));
+        }
+        all_fail.push(c);
+    }
+    let out = pollster::block_on(again.commit_group(&all_fail)).unwrap();
+    for (o, i) in out.iter().zip([7, 9, 13, 15]) {
+        let ok = match o {
+            Ok(CommitOutcome::Conflict { actual: 1, .. }) => i % 6 == 1,
+            Ok(CommitOutcome::Duplicate { .. }) => i % 6 == 3,
+            _ => false,
+        };
+        assert!(ok, "member h{i}: {o:?}");
+        assert_eq!(head(&again, &sid(&format!("h{i}"))), 0, "stream h{i}");
+        let claims = pollster::block_on(again.get_claims(&[bid("me", &format!("h{i}"))])).unwrap();
+        assert!(claims[0].is_none(), "claim h{i}");
+    }
+    for i in [1, 3, 7, 9] {
+        assert_eq!(head(&again, &sid(&format!("taken{i}"))), 1, "taken{i}");
+    }
+    pollster::block_on(store.drop_schema()).unwrap();
+}
+
 /// Group commits racing single commits on the same few streams: every
 /// member succeeds or conflicts on its own, and the streams stay contiguous.
 #[test]
