@@ -187,12 +187,23 @@ fn booking_loop_survives_every_cut_without_double_booking() {
 /// the database.
 #[test]
 fn backends_terminated_during_bookings() {
+    terminated_during_bookings("chaos", 1);
+}
+
+/// The same with 8 bookings per call (`book_any_many`): its groups are
+/// checked as one set, whose two round trips the kills now cut.
+#[test]
+fn backends_terminated_during_group_bookings() {
+    terminated_during_bookings("chaos_group", 8);
+}
+
+fn terminated_during_bookings(case: &'static str, batch: u64) {
     const ROOMS: u64 = 400;
     const SESSIONS: u64 = 600;
     const WORKERS: usize = 8;
-    let app = format!("allot_chaos_{}", std::process::id());
+    let app = format!("allot_{case}_{}", std::process::id());
     let store = fresh(
-        "chaos",
+        case,
         PgOptions {
             max_connections: WORKERS,
             application_name: app.clone(),
@@ -231,27 +242,36 @@ fn backends_terminated_during_bookings() {
                 s.spawn(|| {
                     let mut a = Allot::new(&store);
                     loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= SESSIONS {
+                        let first = next.fetch_add(batch, Ordering::SeqCst);
+                        if first >= SESSIONS {
                             break;
                         }
-                        let req = BookAnyReq {
-                            booking: bid(&format!("s{i}"), "holiday"),
-                            query: IndexQuery::closed("price", KeyValue::U32(0), KeyValue::U32(u32::MAX)),
-                            span: Span::Interval { start: 10, end: 13 },
-                            qty: 1,
-                            hold: None,
-                            pick: Pick::Spread,
+                        let reqs: Vec<BookAnyReq> = (first..(first + batch).min(SESSIONS))
+                            .map(|i| BookAnyReq {
+                                booking: bid(&format!("s{i}"), "holiday"),
+                                query: IndexQuery::closed("price", KeyValue::U32(0), KeyValue::U32(u32::MAX)),
+                                span: Span::Interval { start: 10, end: 13 },
+                                qty: 1,
+                                hold: None,
+                                pick: Pick::Spread,
+                            })
+                            .collect();
+                        let outcomes = if batch == 1 {
+                            vec![pollster::block_on(a.book_any(&reqs[0], 1000))]
+                        } else {
+                            pollster::block_on(a.book_any_many(&reqs, 1000))
                         };
-                        match pollster::block_on(a.book_any(&req, 1000)) {
-                            Ok(o) if is_booked(&o) => acked.lock().unwrap().push(req.booking),
-                            Ok(Outcome::SoldOut) => {
-                                sold_out.fetch_add(1, Ordering::SeqCst);
-                            }
-                            Ok(o) => panic!("session {i}: {o:?}"),
-                            Err(e) => {
-                                eprintln!("session {i} failed: {} ({e})", e.code());
-                                failed.fetch_add(1, Ordering::SeqCst);
+                        for (req, o) in reqs.into_iter().zip(outcomes) {
+                            match o {
+                                Ok(o) if is_booked(&o) => acked.lock().unwrap().push(req.booking),
+                                Ok(Outcome::SoldOut) => {
+                                    sold_out.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Ok(o) => panic!("session {}: {o:?}", req.booking),
+                                Err(e) => {
+                                    eprintln!("session {} failed: {} ({e})", req.booking, e.code());
+                                    failed.fetch_add(1, Ordering::SeqCst);
+                                }
                             }
                         }
                     }
