@@ -1,7 +1,7 @@
 //! Grows the wasm heap in large steps instead of 64 KiB ones.
 //!
-//! Why: the wasm allocator (std's dlmalloc) asks for the least memory that
-//! fits each time it runs out, rounded up to one 64 KiB page. Every
+//! Why: the wasm allocator (talc, as std's dlmalloc before it) asks for
+//! about the memory that fits each time it runs out, in 64 KiB pages. Every
 //! `memory.grow` makes V8 report external memory pressure, and that starts
 //! garbage-collection work on the JS heap. A 100,000-room in-memory rush
 //! grows memory to about 180 MB in thousands of such steps; in a Node
@@ -10,8 +10,8 @@
 //!
 //! The fix stays in safe code: when memory has grown since the last check,
 //! allocate one block as large as `step_bytes(memory)` and free it at once.
-//! The allocator grows memory once to fit it, and the freed block merges
-//! into its top chunk, from which later allocations are cut without growing
+//! The allocator grows memory once to fit it, and the freed block joins its
+//! free memory, from which later allocations are cut without growing
 //! memory. The pages are only reserved: the block is never written, so the
 //! memory behind it is not touched until allocations use it.
 
