@@ -653,10 +653,29 @@ async fn prepare_if(c: &ClientWrapper, want: bool, sql: &str) -> Result<Option<t
 /// the conditional head writes in one round trip, and says whether the
 /// commit may go on.
 async fn check(c: &ClientWrapper, p: &Plan, opener: &str, locks: &Locks) -> Result<Check, Fail> {
+    let (claims, heads) = check_rows(c, p, opener, locks).await?;
+    if claims.len() < p.claim_keys.len() {
+        let inserted: HashSet<Vec<u8>> =
+            claims.iter().map(|r| col(r, 0)).collect::<Result<_, _>>().map_err(Fail::fatal)?;
+        let i = p.claim_keys.iter().position(|k| !inserted.contains(k)).unwrap_or(0);
+        return Ok(Check::Duplicate(i));
+    }
+    if heads.len() < p.writes.len() {
+        let advanced: HashSet<Vec<u8>> =
+            heads.iter().map(|r| col(r, 0)).collect::<Result<_, _>>().map_err(Fail::fatal)?;
+        let i = p.writes.iter().position(|w| !advanced.contains(&w.key)).unwrap_or(0);
+        return Ok(Check::Conflict(i));
+    }
+    Ok(Check::Go)
+}
+
+/// The round trip of [`check`]: the rows of the claims inserted and of the
+/// heads advanced.
+async fn check_rows(c: &ClientWrapper, p: &Plan, opener: &str, locks: &Locks) -> Result<(Vec<Row>, Vec<Row>), Fail> {
     let st_locks = prepare_locks(c, locks).await?;
     let st_claims = prepare_if(c, !p.claim_keys.is_empty(), INSERT_CLAIMS).await?;
     let st_ensure = prepare_if(c, !p.new_streams.is_empty(), ENSURE_STREAMS).await?;
-    let st_heads = prepare_if(c, !p.writes.is_empty(), ADVANCE_HEADS).await?;
+    let st_heads = prepare_if(c, !p.head_keys.is_empty(), ADVANCE_HEADS).await?;
     let (open, locked, claims, ensure, heads) = tokio::join!(
         biased;
         c.batch_execute(opener),
@@ -686,19 +705,7 @@ async fn check(c: &ClientWrapper, p: &Plan, opener: &str, locks: &Locks) -> Resu
     let claims = claims.map_err(before)?;
     ensure.map_err(before)?;
     let heads = heads.map_err(before)?;
-    if claims.len() < p.claim_keys.len() {
-        let inserted: HashSet<Vec<u8>> =
-            claims.iter().map(|r| col(r, 0)).collect::<Result<_, _>>().map_err(Fail::fatal)?;
-        let i = p.claim_keys.iter().position(|k| !inserted.contains(k)).unwrap_or(0);
-        return Ok(Check::Duplicate(i));
-    }
-    if heads.len() < p.writes.len() {
-        let advanced: HashSet<Vec<u8>> =
-            heads.iter().map(|r| col(r, 0)).collect::<Result<_, _>>().map_err(Fail::fatal)?;
-        let i = p.writes.iter().position(|w| !advanced.contains(&w.key)).unwrap_or(0);
-        return Ok(Check::Conflict(i));
-    }
-    Ok(Check::Go)
+    Ok((claims, heads))
 }
 
 /// Reads the existing claim at `i` and sends `closer` (which rolls back).
@@ -816,23 +823,30 @@ async fn apply(
     );
     let first_error = [&open, &events, &units, &del, &entries, &vacancy].into_iter().find_map(|r| r.as_ref().err());
     if let Some(e) = first_error {
-        if e.as_db_error().is_none() {
-            // The connection broke with the closer in the same pipeline.
-            return Err(classify(e, closer_stage));
-        }
-        // The server refused a statement: the transaction is aborted, and a
-        // COMMIT sent after it rolled back.
-        let is_event_key = events
-            .as_ref()
-            .err()
-            .is_some_and(|ev| std::ptr::eq(ev, e) && ev.code().is_some_and(|s| s.code() == "23505"));
-        if is_event_key {
-            return Ok(Applied::EventKeyTaken);
-        }
-        return Err(classify(e, Stage::BeforeCommit));
+        refused(e, &events, closer_stage)?;
+        return Ok(Applied::EventKeyTaken);
     }
     close.map_err(|e| classify(&e, closer_stage))?;
     Ok(Applied::Done)
+}
+
+/// Why a pipeline of writes sent with its closer failed at `e`, the first
+/// statement that did: `Ok` when that was the events insert hitting the
+/// `(stream, seq)` key (the backstop), the failure otherwise.
+fn refused(
+    e: &tokio_postgres::Error,
+    events: &Result<(), tokio_postgres::Error>,
+    closer_stage: Stage,
+) -> Result<(), Fail> {
+    if e.as_db_error().is_none() {
+        // The connection broke with the closer in the same pipeline.
+        return Err(classify(e, closer_stage));
+    }
+    // The server refused a statement: the transaction is aborted, and a
+    // COMMIT sent after it rolled back.
+    let is_event_key =
+        events.as_ref().err().is_some_and(|ev| std::ptr::eq(ev, e) && ev.code().is_some_and(|s| s.code() == "23505"));
+    if is_event_key { Ok(()) } else { Err(classify(e, Stage::BeforeCommit)) }
 }
 
 /// Moves vacancy counter `shard` (if any) with the prepared `st`.
@@ -973,41 +987,11 @@ async fn group_set_tx(
     let head_keys = concat(|p| &p.head_keys);
     let head_expected: Vec<i64> = members.iter().flat_map(|p| p.head_expected.iter().copied()).collect();
     let head_new: Vec<i64> = members.iter().flat_map(|p| p.head_new.iter().copied()).collect();
-
-    let st_locks = prepare_locks(c, locks).await?;
-    let st_claims = prepare_if(c, !claim_keys.is_empty(), INSERT_CLAIMS).await?;
-    let st_ensure = prepare_if(c, !new_streams.is_empty(), ENSURE_STREAMS).await?;
-    let st_heads = prepare_if(c, !head_keys.is_empty(), ADVANCE_HEADS).await?;
-    let (open, locked, claimed, ensure, advanced) = tokio::join!(
-        biased;
-        c.batch_execute(BEGIN),
-        take_locks(c, locks, &st_locks),
-        async {
-            match &st_claims {
-                Some(st) => c.query(st, &[&claim_keys, &claim_records]).await,
-                None => Ok(Vec::new()),
-            }
-        },
-        async {
-            match &st_ensure {
-                Some(st) => c.execute(st, &[&new_streams]).await.map(drop),
-                None => Ok(()),
-            }
-        },
-        async {
-            match &st_heads {
-                Some(st) => c.query(st, &[&head_keys, &head_expected, &head_new]).await,
-                None => Ok(Vec::new()),
-            }
-        },
-    );
-    open.map_err(before)?;
-    locked.map_err(before)?;
-    let claimed = claimed.map_err(before)?;
-    ensure.map_err(before)?;
-    let advanced = advanced.map_err(before)?;
+    // The whole group's checks, as one plan's.
+    let merged = Plan { claim_keys, claim_records, new_streams, head_keys, head_expected, head_new, ..Plan::default() };
+    let (claimed, advanced) = check_rows(c, &merged, BEGIN, locks).await?;
     let keys_of = |rows: &[Row]| rows.iter().map(|r| col::<Vec<u8>>(r, 0)).collect::<Result<HashSet<_>, _>>();
-    let all_went = claimed.len() == claim_keys.len() && advanced.len() == head_keys.len();
+    let all_went = claimed.len() == merged.claim_keys.len() && advanced.len() == merged.head_keys.len();
     let (claimed, advanced) = if all_went {
         (HashSet::new(), HashSet::new())
     } else {
@@ -1108,20 +1092,8 @@ async fn group_set_tx(
         .flatten()
         .next();
     if let Some(e) = first_error {
-        if e.as_db_error().is_none() {
-            // The connection broke with the closer in the same pipeline.
-            return Err(classify(e, closer_stage));
-        }
-        // The server refused a statement: the transaction is aborted, and
-        // the COMMIT sent after it rolled back.
-        let is_event_key = events
-            .as_ref()
-            .err()
-            .is_some_and(|ev| std::ptr::eq(ev, e) && ev.code().is_some_and(|s| s.code() == "23505"));
-        if is_event_key {
-            return Ok(None);
-        }
-        return Err(classify(e, Stage::BeforeCommit));
+        refused(e, &events, closer_stage)?;
+        return Ok(None);
     }
     close.map_err(|e| classify(&e, closer_stage))?;
     let (dups, conflicts) = (dups.map_err(before)?, conflicts.map_err(before)?);

@@ -210,58 +210,7 @@ fn guards_conflict_with_concurrent_appends() {
 
 #[test]
 fn group_commit_members_fail_alone() {
-    let store = fresh("group", PgOptions::default());
-    // An existing claim and a stream already at 1.
-    let mut seed = Commit { writes: vec![append(&sid("taken"), 0, vec![booked("old", "k")])], ..Commit::default() };
-    seed.claims.push(claim("old", "k", "taken"));
-    assert_eq!(pollster::block_on(store.commit(&seed)).unwrap(), CommitOutcome::Committed);
-
-    let mut group = Vec::new();
-    let mut want = Vec::new();
-    for i in 0..60 {
-        let s = sid(&format!("g{i}"));
-        let mut c = Commit { writes: vec![append(&s, 0, vec![booked("me", &format!("{i}"))])], ..Commit::default() };
-        c.claims.push(claim("me", &format!("{i}"), &format!("g{i}")));
-        match i % 6 {
-            // Stale: expects the taken stream at 0.
-            1 => {
-                c.writes.push(append(&sid("taken"), 0, vec![]));
-                want.push(Some(false));
-            }
-            // The claim exists (made before the group).
-            3 => {
-                c.claims.push(claim("old", "k", "taken"));
-                want.push(Some(false));
-            }
-            // Empty: invalid, never sent.
-            5 => {
-                c = Commit::default();
-                want.push(None);
-            }
-            _ => want.push(Some(true)),
-        }
-        group.push(c);
-    }
-    let out = pollster::block_on(store.commit_group(&group)).unwrap();
-    assert_eq!(out.len(), group.len());
-    for (i, (o, w)) in out.iter().zip(&want).enumerate() {
-        match (o, w) {
-            (Ok(CommitOutcome::Committed), Some(true)) => {}
-            (Ok(CommitOutcome::Conflict { actual: 1, .. }), Some(false)) if i % 6 == 1 => {}
-            (Ok(CommitOutcome::Duplicate { .. }), Some(false)) if i % 6 == 3 => {}
-            (Err(e), None) if e.code() == "E_COMMIT_EMPTY" => {}
-            _ => panic!("group member {i}: {o:?}, wanted {w:?}"),
-        }
-    }
-    // What failed left nothing behind; what succeeded is all there.
-    let again = reopen(&store, PgOptions::default());
-    for (i, w) in want.iter().enumerate() {
-        let h = head(&again, &sid(&format!("g{i}")));
-        assert_eq!(h, u64::from(*w == Some(true)), "stream g{i}");
-        let claims = pollster::block_on(again.get_claims(&[bid("me", &format!("{i}"))])).unwrap();
-        assert_eq!(claims[0].is_some(), *w == Some(true), "claim {i}");
-    }
-    assert_eq!(head(&again, &sid("taken")), 1);
+    let (store, _) = members_fail_alone("group", false);
     pollster::block_on(store.drop_schema()).unwrap();
 }
 
@@ -271,76 +220,7 @@ fn group_commit_members_fail_alone() {
 /// nothing behind, and a group where every member fails writes nothing.
 #[test]
 fn set_checked_group_members_fail_alone() {
-    let store = fresh("group_set", PgOptions::default());
-    let mut seed = Vec::new();
-    for i in 0..60 {
-        // For each member that will fail: a claim and a stream of its own.
-        if i % 6 == 1 || i % 6 == 3 {
-            let mut c = Commit {
-                writes: vec![append(&sid(&format!("taken{i}")), 0, vec![booked("old", &format!("{i}"))])],
-                ..Commit::default()
-            };
-            c.claims.push(claim("old", &format!("{i}"), &format!("taken{i}")));
-            seed.push(c);
-        }
-    }
-    for o in pollster::block_on(store.commit_group(&seed)).unwrap() {
-        assert_eq!(o, Ok(CommitOutcome::Committed));
-    }
-
-    let mut group = Vec::new();
-    let mut want = Vec::new();
-    for i in 0..60 {
-        let s = sid(&format!("g{i}"));
-        let mut c = Commit { writes: vec![append(&s, 0, vec![booked("me", &format!("{i}"))])], ..Commit::default() };
-        c.claims.push(claim("me", &format!("{i}"), &format!("g{i}")));
-        match i % 6 {
-            // Stale: its own claim goes in and its own stream moves, then
-            // its guard on a stream at 1 expects 0.
-            1 => {
-                c.writes.push(append(&sid(&format!("taken{i}")), 0, vec![]));
-                want.push(Some(false));
-            }
-            // Its second claim exists (made before the group), its stream
-            // moves first.
-            3 => {
-                c.claims.push(claim("old", &format!("{i}"), &format!("taken{i}")));
-                want.push(Some(false));
-            }
-            // Empty: invalid, never sent.
-            5 => {
-                c = Commit::default();
-                want.push(None);
-            }
-            _ => want.push(Some(true)),
-        }
-        group.push(c);
-    }
-    let out = pollster::block_on(store.commit_group(&group)).unwrap();
-    assert_eq!(out.len(), group.len());
-    for (i, (o, w)) in out.iter().zip(&want).enumerate() {
-        match (o, w) {
-            (Ok(CommitOutcome::Committed), Some(true)) => {}
-            (Ok(CommitOutcome::Conflict { stream, expected: 0, actual: 1 }), Some(false))
-                if i % 6 == 1 && *stream == sid(&format!("taken{i}")) => {}
-            (Ok(CommitOutcome::Duplicate { booking, existing }), Some(false))
-                if i % 6 == 3
-                    && *booking == bid("old", &format!("{i}"))
-                    && existing.unit.as_str() == format!("taken{i}") => {}
-            (Err(e), None) if e.code() == "E_COMMIT_EMPTY" => {}
-            _ => panic!("group member {i}: {o:?}, wanted {w:?}"),
-        }
-    }
-    let again = reopen(&store, PgOptions::default());
-    let members_left = |again: &PgStore, want: &[Option<bool>]| {
-        for (i, w) in want.iter().enumerate() {
-            let h = head(again, &sid(&format!("g{i}")));
-            assert_eq!(h, u64::from(*w == Some(true)), "stream g{i}");
-            let claims = pollster::block_on(again.get_claims(&[bid("me", &format!("{i}"))])).unwrap();
-            assert_eq!(claims[0].is_some(), *w == Some(true), "claim {i}");
-        }
-    };
-    members_left(&again, &want);
+    let (store, again) = members_fail_alone("group_set", true);
     // A stream a failed member moved and moved back takes the next writer
     // that expects it at 0.
     let g1 = Commit { writes: vec![append(&sid("g1"), 0, vec![booked("next", "1")])], ..Commit::default() };
@@ -377,6 +257,87 @@ fn set_checked_group_members_fail_alone() {
         assert_eq!(head(&again, &sid(&format!("taken{i}"))), 1, "taken{i}");
     }
     pollster::block_on(store.drop_schema()).unwrap();
+}
+
+/// A group of 60 commits on a fresh store `case`: every sixth is stale (its
+/// guard expects a stream at 1 to be at 0), every sixth has a claim that
+/// exists, every sixth is empty, the rest go in. With `own_keys`, each
+/// failing member has a taken stream and claim of its own (the group is
+/// checked as one set); without, they all share one (member by member).
+/// Checks each outcome, and that what failed left nothing behind; returns
+/// the store and a second connection to it.
+fn members_fail_alone(case: &'static str, own_keys: bool) -> (PgStore, PgStore) {
+    let store = fresh(case, PgOptions::default());
+    let taken = |i: usize| if own_keys { format!("taken{i}") } else { "taken".to_string() };
+    let old_key = |i: usize| if own_keys { format!("{i}") } else { "k".to_string() };
+    // The existing claims and streams already at 1.
+    let mut seed = Vec::new();
+    for i in (0..60).filter(|i| i % 6 == 1 || i % 6 == 3) {
+        if !own_keys && !seed.is_empty() {
+            break;
+        }
+        let mut c =
+            Commit { writes: vec![append(&sid(&taken(i)), 0, vec![booked("old", &old_key(i))])], ..Commit::default() };
+        c.claims.push(claim("old", &old_key(i), &taken(i)));
+        seed.push(c);
+    }
+    for o in pollster::block_on(store.commit_group(&seed)).unwrap() {
+        assert_eq!(o, Ok(CommitOutcome::Committed));
+    }
+
+    let mut group = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..60 {
+        let s = sid(&format!("g{i}"));
+        let mut c = Commit { writes: vec![append(&s, 0, vec![booked("me", &format!("{i}"))])], ..Commit::default() };
+        c.claims.push(claim("me", &format!("{i}"), &format!("g{i}")));
+        match i % 6 {
+            // Stale: its own claim goes in and its own stream moves, then
+            // its guard on a stream at 1 expects 0.
+            1 => {
+                c.writes.push(append(&sid(&taken(i)), 0, vec![]));
+                want.push(Some(false));
+            }
+            // Its second claim exists (made before the group), its stream
+            // moves first.
+            3 => {
+                c.claims.push(claim("old", &old_key(i), &taken(i)));
+                want.push(Some(false));
+            }
+            // Empty: invalid, never sent.
+            5 => {
+                c = Commit::default();
+                want.push(None);
+            }
+            _ => want.push(Some(true)),
+        }
+        group.push(c);
+    }
+    let out = pollster::block_on(store.commit_group(&group)).unwrap();
+    assert_eq!(out.len(), group.len());
+    for (i, (o, w)) in out.iter().zip(&want).enumerate() {
+        match (o, w) {
+            (Ok(CommitOutcome::Committed), Some(true)) => {}
+            (Ok(CommitOutcome::Conflict { stream, expected: 0, actual: 1 }), Some(false))
+                if i % 6 == 1 && *stream == sid(&taken(i)) => {}
+            (Ok(CommitOutcome::Duplicate { booking, existing }), Some(false))
+                if i % 6 == 3 && *booking == bid("old", &old_key(i)) && existing.unit.as_str() == taken(i) => {}
+            (Err(e), None) if e.code() == "E_COMMIT_EMPTY" => {}
+            _ => panic!("group member {i}: {o:?}, wanted {w:?}"),
+        }
+    }
+    // What failed left nothing behind; what succeeded is all there.
+    let again = reopen(&store, PgOptions::default());
+    for (i, w) in want.iter().enumerate() {
+        let h = head(&again, &sid(&format!("g{i}")));
+        assert_eq!(h, u64::from(*w == Some(true)), "stream g{i}");
+        let claims = pollster::block_on(again.get_claims(&[bid("me", &format!("{i}"))])).unwrap();
+        assert_eq!(claims[0].is_some(), *w == Some(true), "claim {i}");
+    }
+    for i in (0..60).filter(|i| i % 6 == 1 || i % 6 == 3) {
+        assert_eq!(head(&again, &sid(&taken(i))), 1, "{}", taken(i));
+    }
+    (store, again)
 }
 
 /// Group commits racing single commits on the same few streams: every
