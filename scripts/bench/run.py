@@ -413,6 +413,8 @@ def main():
              f"(runs: {', '.join('%.3f' % r['wall_secs'] for r in b['one'])}; every run booked and recounted 200).\n")
     L.append("## Native scale (in-memory store, 16 threads, batch 16)\n")
     L.append("![scale curve](docs/bench/scale.svg)\n")
+    L.append("`target/release/allot` is built by `cargo build --release -p allot-tests` with the workspace's "
+             "release profile: `lto = \"fat\"`, `codegen-units = 1`, for any x86-64 (no `target-cpu`).\n")
     L.append("| rooms = sessions | median wall_secs | runs | growth from the row above (n log n would be) "
              "| peak RSS | conflicts (median) | index reads (median) | command |")
     L.append("|---|---|---|---|---|---|---|---|")
