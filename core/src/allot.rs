@@ -893,6 +893,19 @@ impl<S: Store> Allot<S> {
             if slice.head < req.after || slice.head - req.after != slice.events.len() as u64 {
                 return Err(corrupt("read", "a stream slice does not match its head"));
             }
+            // A stream found empty is what the cache assumes of a stream
+            // it does not hold (seq 0, an empty roster). Only with a change
+            // feed does an entry say more (`current`: known and fresh), so
+            // without one it is not kept. A walk over a large range reads
+            // mostly empty streams: held, they filled the cache until it was
+            // cleared, and each one this client then booked was noted there
+            // (`note_committed`), a roster built and dropped per booking.
+            // Not held, the client learns of its own booking when it next
+            // reads that stream, which few do. Measured: ARCHITECTURE.md,
+            // "What a booking costs now".
+            if req.after == 0 && slice.events.is_empty() && matches!(self.feed, Feed::Absent) {
+                continue;
+            }
             let roster = self.rosters.entry(req.stream).or_default();
             let mut anomalies = Vec::new();
             roster.extend(req.after + 1, &slice.events, &mut anomalies);
@@ -2112,6 +2125,31 @@ fn gave_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a change feed an empty stream is not cached (its absence
+    /// says the same); with one, it is (`current` trusts a cached stream).
+    #[test]
+    fn empty_streams_are_cached_only_where_a_feed_keeps_them_current() {
+        let stream = |u: &str| StreamId::new(&UnitId::new(u).unwrap(), Part::Main);
+        let booked =
+            Event::Booked { booking: BookingId::new("a", "k").unwrap(), qty: 1, span: Span::Whole, hold: None, at: 1 };
+        let reqs = || {
+            alloc::vec![ReadReq { stream: stream("empty"), after: 0 }, ReadReq { stream: stream("booked"), after: 0 }]
+        };
+        let slices = || {
+            alloc::vec![
+                StreamSlice { head: 0, events: Vec::new() },
+                StreamSlice { head: 1, events: alloc::vec![booked.clone()] },
+            ]
+        };
+        for (feed, empty_kept) in [(Feed::Absent, false), (Feed::At { pos: 0, complete: false }, true)] {
+            let mut allot = Allot::new(crate::mem::MemStore::new());
+            allot.feed = feed;
+            allot.absorb(reqs(), slices()).unwrap();
+            assert_eq!(allot.rosters.contains_key(&stream("empty")), empty_kept, "{:?}", allot.feed);
+            assert_eq!(allot.rosters.get(&stream("booked")).map(Roster::seq), Some(1), "{:?}", allot.feed);
+        }
+    }
 
     #[test]
     fn with_rosters_hands_over_the_cached_rosters_in_order_on_both_paths() {
