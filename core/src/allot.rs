@@ -884,6 +884,19 @@ impl<S: Store> Allot<S> {
         }
     }
 
+    /// Drops `streams` from the cache, so that the next observation reads
+    /// them whole, together.
+    pub(crate) fn forget(&mut self, streams: &[StreamId]) {
+        for s in streams {
+            self.rosters.remove(s);
+        }
+        self.feed_fresh = false;
+        if let Feed::At { pos, .. } = self.feed {
+            // Dropped streams are no longer known: not complete.
+            self.feed = Feed::At { pos, complete: false };
+        }
+    }
+
     /// Applies stream slices read after the cached seqs to the cache.
     pub(crate) fn absorb(&mut self, reqs: Vec<ReadReq>, slices: Vec<StreamSlice>) -> Result<(), StoreError> {
         if slices.len() != reqs.len() {
@@ -1520,8 +1533,17 @@ impl<S: Store> Allot<S> {
         let streams = booking_streams(&claim.unit, &claim.span);
         let mut last = None;
         let mut unknown = false;
+        let mut torn = false;
         for _ in 0..self.config.commit_attempts_max {
             self.observe(&streams).await?;
+            torn = rules::torn(&req.booking, &self.rosters_of(&streams));
+            if torn {
+                // Read piece by piece while a commit landed: all of them
+                // again, at one read. A view still torn after the last
+                // attempt reaches `decide_act` below, which calls it corrupt.
+                self.forget(&streams);
+                continue;
+            }
             let decision = rules::decide_act(act, &req.booking, &req.by, &streams, &self.rosters_of(&streams), now)?;
             let (commit, outcome) = match decision {
                 Decision::Done(o) => return Ok(o),
@@ -1556,8 +1578,10 @@ impl<S: Store> Allot<S> {
                 Err(e) => return Err(e.into()),
             }
         }
-        if unknown {
-            // One last look: the lost commit may have landed by now.
+        if unknown || torn {
+            // One last look: the lost commit may have landed by now (or
+            // the view was torn to the end: a store that holds one is
+            // corrupt, and `decide_act` says so).
             self.observe(&streams).await?;
             let decision = rules::decide_act(act, &req.booking, &req.by, &streams, &self.rosters_of(&streams), now)?;
             if let Decision::Done(o) = decision {

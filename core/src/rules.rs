@@ -302,8 +302,23 @@ fn corrupt(reason: &'static str) -> ConfirmError {
     ConfirmError::Store(StoreError::Corrupt(DecodeError::Malformed { what: "stream", reason }))
 }
 
+const DAYS_DISAGREE: &str = "a booking's days disagree about its state";
+
+/// Whether `rosters` (a booking's streams) show `booking` in different
+/// states. The streams of one booking only ever change together (one
+/// commit appends to all of them), so a store never holds them so; but a
+/// view read piece by piece can: rosters brought up to date by a feed
+/// catch-up and then a read, or one stream read before a commit and the
+/// next after it. The caller reads again ([`decide_act`] calls it corrupt).
+pub fn torn(booking: &BookingId, rosters: &[&Roster]) -> bool {
+    let mut states = rosters.iter().filter_map(|r| r.find(booking)).map(|e| &e.state);
+    let Some(first) = states.next() else { return false };
+    states.any(|s| s != first)
+}
+
 /// Decides `act` by `by` on `booking`, which lives in `streams` (rosters in
-/// the same order).
+/// the same order). A torn view ([`torn`]) is an error here: the caller
+/// reads again first.
 pub fn decide_act(
     act: Act,
     booking: &BookingId,
@@ -321,7 +336,7 @@ pub fn decide_act(
     }
     let Some(first) = entries.first() else { return Err(corrupt("a booking with no stream")) };
     if entries.iter().any(|e| e.state != first.state) {
-        return Err(corrupt("a booking's days disagree about its state"));
+        return Err(corrupt(DAYS_DISAGREE));
     }
     let eff = effective_now(rosters, now);
     let b = booking.clone();

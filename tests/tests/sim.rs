@@ -31,8 +31,11 @@ use pollster::block_on;
 /// - 16, 192, 374, 4681: BUG-2 for bookings (the commit in flight landed
 ///   after an `E_CONFLICT` that said nothing was written).
 /// - 55, 133, 259: BUG-2 for a confirm and cancels.
+/// - 1, 9, 18, 41: BUG-3 (a batch offered exclusive units to qty 2).
+/// - 9101370: BUG-4 (a release read a booking's two days across a cancel
+///   and called the store corrupt).
 const REGRESSION_SEEDS: &[u64] =
-    &[3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41];
+    &[3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41, 9101370];
 
 /// The step budget the regression seeds run with (the command's default;
 /// each failed within it).
