@@ -34,8 +34,10 @@ use pollster::block_on;
 /// - 1, 9, 18, 41: BUG-3 (a batch offered exclusive units to qty 2).
 /// - 9101370: BUG-4 (a release read a booking's two days across a cancel
 ///   and called the store corrupt).
+/// - 9193027: sim bug (a fresh vacancy epoch read did not count as read,
+///   so a later stale feed read went back before it; see docs/simulation.md).
 const REGRESSION_SEEDS: &[u64] =
-    &[3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41, 9101370];
+    &[3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41, 9101370, 9193027];
 
 /// The step budget the regression seeds run with (the command's default;
 /// each failed within it).

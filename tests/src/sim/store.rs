@@ -548,7 +548,17 @@ impl Handle {
         self.calling(what);
         yield_now().await;
         self.shared.read_fault(self.booker, what)?;
-        f.await
+        let out = f.await?;
+        // Served from the current state, so no later read of this
+        // connection may be older (monotonic reads across keyspaces).
+        // Without it a stale feed read after a fresh vacancy epoch showed a
+        // cancel's epoch with the state from before it, and a sold-out
+        // answer was remembered that the store had undone (seed 9193027).
+        let mut st = self.shared.st.borrow_mut();
+        let cur = st.hist.version;
+        let io = &mut st.io[self.booker];
+        io.seen = io.seen.max(cur);
+        Ok(out)
     }
 }
 
