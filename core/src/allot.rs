@@ -1245,12 +1245,16 @@ impl<S: Store> Allot<S> {
         if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
             return Ok(o);
         }
+        // Read before the walk's first read, the feed's included (see
+        // `remember_sold_out`): read after it, a cancel landing in between
+        // was counted in the epoch and missing from what the walk saw, and
+        // a sold-out answer was remembered for a unit the cancel had freed
+        // (allot-sim seed 9067202; core/tests/sold_out_memo.rs).
+        let epoch = self.store.vacancy_epoch().await?;
         // The feed (it brings the schema along; observing candidates reads
         // it anyway).
         self.catch_up().await?;
         let range = self.query_range(&req.query, window).await??;
-        // Read before the walk's first read (see `remember_sold_out`).
-        let epoch = self.store.vacancy_epoch().await?;
         if self.known_sold_out(&range, &req.span, req.qty, req.hold.is_some(), epoch, now) {
             self.stats.sold_out_known += 1;
             return Ok(Outcome::SoldOut);

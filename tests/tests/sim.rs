@@ -36,8 +36,12 @@ use pollster::block_on;
 ///   and called the store corrupt).
 /// - 9193027: sim bug (a fresh vacancy epoch read did not count as read,
 ///   so a later stale feed read went back before it; see docs/simulation.md).
-const REGRESSION_SEEDS: &[u64] =
-    &[3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41, 9101370, 9193027];
+/// - 9067202: BUG-5 (a `book_any` read the vacancy epoch after the feed and
+///   remembered a sold-out answer for a unit a cancel had freed).
+const REGRESSION_SEEDS: &[u64] = &[
+    3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41, 9101370, 9193027,
+    9067202,
+];
 
 /// The step budget the regression seeds run with (the command's default;
 /// each failed within it).
