@@ -877,10 +877,15 @@ impl<S: Store> Allot<S> {
     pub(crate) fn make_room(&mut self, more: usize) {
         if self.rosters.len() + more > self.config.roster_cache_max {
             self.rosters.clear();
-            if let Feed::At { pos, .. } = self.feed {
-                // Dropped streams are no longer known: not complete.
-                self.feed = Feed::At { pos, complete: false };
-            }
+            self.feed_incomplete();
+        }
+    }
+
+    /// After streams were dropped from the cache: they are no longer
+    /// known, so the cache is not complete.
+    fn feed_incomplete(&mut self) {
+        if let Feed::At { pos, .. } = self.feed {
+            self.feed = Feed::At { pos, complete: false };
         }
     }
 
@@ -891,10 +896,7 @@ impl<S: Store> Allot<S> {
             self.rosters.remove(s);
         }
         self.feed_fresh = false;
-        if let Feed::At { pos, .. } = self.feed {
-            // Dropped streams are no longer known: not complete.
-            self.feed = Feed::At { pos, complete: false };
-        }
+        self.feed_incomplete();
     }
 
     /// Applies stream slices read after the cached seqs to the cache.

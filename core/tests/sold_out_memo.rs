@@ -12,6 +12,8 @@ use std::sync::Arc;
 use allot_core::store::*;
 use allot_core::*;
 
+mod common;
+
 const NOW: u64 = 1_000;
 
 type Hook = Box<dyn FnOnce(&MemStore)>;
@@ -37,27 +39,7 @@ impl Store for &AfterFeed {
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
         self.inner.read_streams(reqs).await
     }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        self.inner.commit(commit).await
-    }
-    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        self.inner.get_claims(ids).await
-    }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
-        self.inner.get_units(ids).await
-    }
-    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
-        self.inner.scan_index(range).await
-    }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
-        self.inner.scan_units(range).await
-    }
-    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
-        self.inner.scan_streams(range).await
-    }
-    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
-        self.inner.scan_claims(range).await
-    }
+    common::forward_store!();
 }
 
 fn ask(key: &str) -> BookAnyReq {

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use allot_core::store::*;
 use allot_core::*;
 
+mod common;
+
 const NOW: u64 = 1_000;
 const STAY: Span = Span::Days { from: 1, to: 3 };
 
@@ -36,27 +38,7 @@ impl Store for &Racy {
         out.extend(self.inner.read_streams(&reqs[1..]).await?);
         Ok(out)
     }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        self.inner.commit(commit).await
-    }
-    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        self.inner.get_claims(ids).await
-    }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
-        self.inner.get_units(ids).await
-    }
-    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
-        self.inner.scan_index(range).await
-    }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
-        self.inner.scan_units(range).await
-    }
-    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
-        self.inner.scan_streams(range).await
-    }
-    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
-        self.inner.scan_claims(range).await
-    }
+    common::forward_store!();
 }
 
 fn unit() -> UnitId {
