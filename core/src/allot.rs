@@ -559,6 +559,14 @@ impl BookAnyReq {
         put_ask(&self.span, self.qty, self.hold.as_ref(), &mut out);
         out
     }
+
+    /// Whether `other`'s [`fingerprint`](Self::fingerprint) is this one's,
+    /// from the fields it encodes (never a false yes: equal [`KeyValue`]s
+    /// encode alike). The requests of a batch mostly ask the same, and
+    /// comparing is cheaper than encoding.
+    pub fn same_fingerprint(&self, other: &Self) -> bool {
+        self.query == other.query && self.span == other.span && self.qty == other.qty && self.hold == other.hold
+    }
 }
 
 /// A key inside `range` at fraction `h / 2^64` of its width, reading the
@@ -2155,6 +2163,51 @@ fn gave_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `same_fingerprint` says yes only where the fingerprints are equal
+    /// (the batch reuses one for the other), and yes for requests that
+    /// differ only in what the fingerprint leaves out (id, pick).
+    #[test]
+    fn same_fingerprint_never_says_yes_for_different_fingerprints() {
+        let base = BookAnyReq {
+            booking: BookingId::new("a", "k").unwrap(),
+            query: IndexQuery::closed("price", KeyValue::U32(0), KeyValue::U32(1000)),
+            span: Span::Interval { start: 1, end: 3 },
+            qty: 1,
+            hold: None,
+            pick: Pick::First,
+        };
+        let hold = |ext: Option<&str>| Some(HoldReq { ttl_ms: 60_000, ext_ref: ext.map(Into::into) });
+        let variants = [
+            BookAnyReq { booking: BookingId::new("b", "other").unwrap(), pick: Pick::Spread, ..base.clone() },
+            BookAnyReq { query: IndexQuery::closed("price", KeyValue::U32(0), KeyValue::U32(999)), ..base.clone() },
+            BookAnyReq { query: IndexQuery::closed("price", KeyValue::U64(0), KeyValue::U32(1000)), ..base.clone() },
+            BookAnyReq { query: IndexQuery::closed("rate", KeyValue::U32(0), KeyValue::U32(1000)), ..base.clone() },
+            BookAnyReq { query: IndexQuery { reverse: true, ..base.query.clone() }, ..base.clone() },
+            BookAnyReq { span: Span::Days { from: 1, to: 3 }, ..base.clone() },
+            BookAnyReq { qty: 2, ..base.clone() },
+            BookAnyReq { hold: hold(None), ..base.clone() },
+            BookAnyReq { hold: hold(Some("")), ..base.clone() },
+            BookAnyReq { hold: hold(Some("order-7")), ..base.clone() },
+        ];
+        let f64_query = |v: f64| IndexQuery::closed("score", KeyValue::F64(v), KeyValue::F64(1.0));
+        let zeros = [
+            BookAnyReq { query: f64_query(0.0), ..base.clone() },
+            BookAnyReq { query: f64_query(-0.0), ..base.clone() },
+        ];
+        let mut same = 0;
+        for pair in variants.iter().flat_map(|a| variants.iter().map(move |b| (a, b))).chain([(&zeros[0], &zeros[1])]) {
+            let (a, b) = pair;
+            if a.same_fingerprint(b) {
+                same += 1;
+                assert_eq!(a.fingerprint(), b.fingerprint(), "{a:?} / {b:?}");
+            }
+        }
+        // Each variant with itself, the first with the base's payload
+        // (none other here), and the two zeros.
+        assert!(base.same_fingerprint(&variants[0]));
+        assert_eq!(same, variants.len() + 1);
+    }
 
     /// Without a change feed an empty stream is not cached (its absence
     /// says the same); with one, it is (`current` trusts a cached stream).

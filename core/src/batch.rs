@@ -136,7 +136,15 @@ impl<S: Store> Allot<S> {
             }
             .into());
         }
-        let fingerprints: Vec<Vec<u8>> = reqs.iter().map(BookAnyReq::fingerprint).collect();
+        // Encoded once per run of requests that ask the same.
+        let mut fingerprints: Vec<Vec<u8>> = Vec::with_capacity(reqs.len());
+        for (i, r) in reqs.iter().enumerate() {
+            let fp = match (i.checked_sub(1).map(|p| &reqs[p]), fingerprints.last()) {
+                (Some(prev), Some(fp)) if prev.same_fingerprint(r) => fp.clone(),
+                _ => r.fingerprint(),
+            };
+            fingerprints.push(fp);
+        }
         // Shape checks, and a request id twice in one batch is one request.
         // Borrowed ids, hashed: a B-tree of cloned ids was 5% of a batched
         // booking's instructions.
