@@ -19,33 +19,15 @@ const STAY: Span = Span::Interval { start: 100, end: 110 };
 
 /// The in-memory store without its untouched units: every method but
 /// `read_untouched_window` forwarded, which answers `None` by default.
-struct Plain(MemStore);
+struct Plain {
+    inner: MemStore,
+}
 
 impl Store for Plain {
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
-        self.0.read_streams(reqs).await
+        self.inner.read_streams(reqs).await
     }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        self.0.commit(commit).await
-    }
-    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        self.0.get_claims(ids).await
-    }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
-        self.0.get_units(ids).await
-    }
-    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
-        self.0.scan_index(range).await
-    }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
-        self.0.scan_units(range).await
-    }
-    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
-        self.0.scan_streams(range).await
-    }
-    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
-        self.0.scan_claims(range).await
-    }
+    common::forward_store!();
 }
 
 fn rooms(n: u32) -> Vec<UnitSpec> {
@@ -118,7 +100,7 @@ fn last_ten<S: Store + Copy>(store: S, one_by_one: bool) -> (BTreeSet<String>, S
 fn found_from_the_untouched_units(one_by_one: bool) {
     let kept = MemStore::new();
     let (found, with) = last_ten(&kept, one_by_one);
-    let plain = Plain(MemStore::new());
+    let plain = Plain { inner: MemStore::new() };
     let (found_plain, without) = last_ten(&plain, one_by_one);
     // The same rooms were left (the first client's walk does not depend on
     // the store), and both found them all.

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use allot_core::store::*;
 use allot_core::*;
 
+mod common;
+
 const NOW: u64 = 1_000;
 const STAY: Span = Span::Interval { start: 100, end: 110 };
 
@@ -42,9 +44,6 @@ impl Store for Bent {
     async fn read_streams(&self, reqs: &[ReadReq]) -> Result<Vec<StreamSlice>, StoreError> {
         self.inner.read_streams(reqs).await
     }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        self.inner.commit(commit).await
-    }
     async fn read_window(&self, range: &KeyRange, reads: &WindowReads<'_>) -> Result<Window, StoreError> {
         Ok(self.bend(self.inner.read_window(range, reads).await?))
     }
@@ -55,24 +54,7 @@ impl Store for Bent {
     ) -> Result<Option<Window>, StoreError> {
         Ok(self.inner.read_untouched_window(range, reads).await?.map(|w| self.bend(w)))
     }
-    async fn get_claims(&self, ids: &[BookingId]) -> Result<Vec<Option<ClaimRecord>>, StoreError> {
-        self.inner.get_claims(ids).await
-    }
-    async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Option<Arc<UnitRow>>>, StoreError> {
-        self.inner.get_units(ids).await
-    }
-    async fn scan_index(&self, range: &KeyRange) -> Result<Vec<IndexEntry>, StoreError> {
-        self.inner.scan_index(range).await
-    }
-    async fn scan_units(&self, range: &KeyRange) -> Result<Vec<Arc<UnitRow>>, StoreError> {
-        self.inner.scan_units(range).await
-    }
-    async fn scan_streams(&self, range: &KeyRange) -> Result<Vec<(StreamId, Seq)>, StoreError> {
-        self.inner.scan_streams(range).await
-    }
-    async fn scan_claims(&self, range: &KeyRange) -> Result<Vec<(BookingId, ClaimRecord)>, StoreError> {
-        self.inner.scan_claims(range).await
-    }
+    common::forward_store!();
 }
 
 /// A store of 8 rooms priced 0..8, bent by `lie`.
