@@ -316,6 +316,30 @@ pub fn torn(booking: &BookingId, rosters: &[&Roster]) -> bool {
     states.any(|s| s != first)
 }
 
+/// Whether `rosters` (of `streams`, one unit's, in the same order) cannot
+/// be one state of the store: a booking that covers several of these day
+/// streams shows in one and is missing, or in another state, in another
+/// ([`torn`] for every booking at once). A commit appends to all of a
+/// booking's days at once, so only a view read piece by piece (a feed
+/// catch-up, then a read; one stream read before a commit and the next
+/// after it) looks so, and counts taken from it can match no state.
+pub fn torn_view(streams: &[StreamId], rosters: &[&Roster]) -> bool {
+    let day = |s: &StreamId| match s.part {
+        Part::Day(d) => Some(d),
+        Part::Def | Part::Main => None,
+    };
+    streams.iter().zip(rosters).any(|(s, r)| {
+        let Some(here) = day(s) else { return false };
+        r.entries().iter().any(|e| {
+            let Span::Days { from, to } = e.span else { return false };
+            streams.iter().zip(rosters).any(|(other, o)| {
+                day(other).is_some_and(|d| d != here && (from..to).contains(&d))
+                    && o.find(&e.booking).is_none_or(|f| f.state != e.state)
+            })
+        })
+    })
+}
+
 /// Decides `act` by `by` on `booking`, which lives in `streams` (rosters in
 /// the same order). A torn view ([`torn`]) is an error here: the caller
 /// reads again first.

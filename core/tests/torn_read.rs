@@ -95,3 +95,41 @@ fn days_that_disagree_in_the_store_are_still_corrupt() {
     let err = pollster::block_on(Allot::new(&store).cancel(&act(), NOW + 2)).unwrap_err();
     assert_eq!(err.code(), "E_RECORD_MALFORMED", "{err}");
 }
+
+/// A count read from a torn view matches no state: two days of an
+/// allotment of 3, a confirmed booking of 2 on the first, an old hold of 1
+/// on both, and another client's new hold of 1 on both landing between
+/// the two days' reads, stamped after the old hold expires. Before it: the
+/// first day is full (2 + old hold). After it: the old hold has expired at
+/// the new one's time, and the first day is full again (2 + new hold). The
+/// torn view (first day before, second day after, at the new hold's time)
+/// has one place left on the first day.
+#[test]
+fn a_full_answer_counts_from_one_state_not_a_torn_view() {
+    let store = MemStore::new();
+    let mut admin = Allot::new(&store);
+    let spec = UnitSpec::new("rooms", UnitKind::Allotment { capacity: 3 }, vec![]).unwrap();
+    pollster::block_on(admin.define_units(&[spec], NOW)).unwrap();
+    let ask = |who: &str, span: Span, qty: u32, hold: Option<HoldReq>| BookReq {
+        booking: BookingId::new(who, "stay").unwrap(),
+        unit: unit(),
+        span,
+        qty,
+        hold,
+    };
+    let hold = |ttl_ms: u64| Some(HoldReq { ttl_ms, ext_ref: None });
+    let first_day = Span::Days { from: 1, to: 2 };
+    for (req, now) in [(ask("confirmed", first_day, 2, None), NOW), (ask("old", STAY, 1, hold(1_000)), NOW)] {
+        let out = pollster::block_on(admin.book(&req, now)).unwrap();
+        assert!(matches!(out, Outcome::Booked { .. } | Outcome::Held { .. }), "{out:?}");
+    }
+    let store = Racy { inner: store, mid_read: RefCell::new(None) };
+    *store.mid_read.borrow_mut() = Some(Box::new(move |inner: &MemStore| {
+        let out = pollster::block_on(Allot::new(inner).book(&ask("new", STAY, 1, hold(60_000)), NOW + 5_000)).unwrap();
+        assert!(matches!(out, Outcome::Held { .. }), "{out:?}");
+    }));
+    let mut client = Allot::new(&store);
+    let out = pollster::block_on(client.book(&ask("late", STAY, 2, None), NOW + 2)).unwrap();
+    assert!(store.mid_read.borrow().is_none(), "the hook ran: the first read was torn");
+    assert_eq!(out, Outcome::Full { unit: unit(), available: 0 });
+}

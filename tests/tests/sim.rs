@@ -38,9 +38,11 @@ use pollster::block_on;
 ///   so a later stale feed read went back before it; see docs/simulation.md).
 /// - 9067202: BUG-5 (a `book_any` read the vacancy epoch after the feed and
 ///   remembered a sold-out answer for a unit a cancel had freed).
+/// - 14181226: BUG-6 (a `book` answered full with a count of places left
+///   taken from two days read across another client's two-day hold).
 const REGRESSION_SEEDS: &[u64] = &[
     3, 20, 104, 2985, 2994, 3385, 22, 78, 110, 16, 192, 374, 4681, 55, 133, 259, 1, 9, 18, 41, 9101370, 9193027,
-    9067202,
+    9067202, 14181226,
 ];
 
 /// The step budget the regression seeds run with (the command's default;
