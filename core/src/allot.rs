@@ -1562,7 +1562,7 @@ impl<S: Store> Allot<S> {
         let mut torn = false;
         for _ in 0..self.config.commit_attempts_max {
             self.observe(&streams).await?;
-            torn = rules::torn(&req.booking, &self.rosters_of(&streams));
+            torn = rules::torn_view(&streams, &self.rosters_of(&streams));
             if torn {
                 // Read piece by piece while a commit landed: all of them
                 // again, at one read. A view still torn after the last

@@ -304,25 +304,13 @@ fn corrupt(reason: &'static str) -> ConfirmError {
 
 const DAYS_DISAGREE: &str = "a booking's days disagree about its state";
 
-/// Whether `rosters` (a booking's streams) show `booking` in different
-/// states. The streams of one booking only ever change together (one
-/// commit appends to all of them), so a store never holds them so; but a
-/// view read piece by piece can: rosters brought up to date by a feed
-/// catch-up and then a read, or one stream read before a commit and the
-/// next after it. The caller reads again ([`decide_act`] calls it corrupt).
-pub fn torn(booking: &BookingId, rosters: &[&Roster]) -> bool {
-    let mut states = rosters.iter().filter_map(|r| r.find(booking)).map(|e| &e.state);
-    let Some(first) = states.next() else { return false };
-    states.any(|s| s != first)
-}
-
 /// Whether `rosters` (of `streams`, one unit's, in the same order) cannot
 /// be one state of the store: a booking that covers several of these day
-/// streams shows in one and is missing, or in another state, in another
-/// ([`torn`] for every booking at once). A commit appends to all of a
-/// booking's days at once, so only a view read piece by piece (a feed
-/// catch-up, then a read; one stream read before a commit and the next
-/// after it) looks so, and counts taken from it can match no state.
+/// streams shows in one and is missing, or in another state, in another.
+/// A commit appends to all of a booking's days at once, so only a view
+/// read piece by piece (a feed catch-up, then a read; one stream read
+/// before a commit and the next after it) looks so: an act would find its
+/// booking's days disagreeing, and counts taken from it match no state.
 pub fn torn_view(streams: &[StreamId], rosters: &[&Roster]) -> bool {
     let day = |s: &StreamId| match s.part {
         Part::Day(d) => Some(d),
@@ -341,8 +329,8 @@ pub fn torn_view(streams: &[StreamId], rosters: &[&Roster]) -> bool {
 }
 
 /// Decides `act` by `by` on `booking`, which lives in `streams` (rosters in
-/// the same order). A torn view ([`torn`]) is an error here: the caller
-/// reads again first.
+/// the same order). A torn view ([`torn_view`]) is an error here: the
+/// caller reads again first.
 pub fn decide_act(
     act: Act,
     booking: &BookingId,
