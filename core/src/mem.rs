@@ -79,7 +79,26 @@ impl StreamShard {
     /// The events of stream `s` (empty if it has none: a stream exists
     /// once it has an event).
     fn events(&self, s: &StreamId) -> &[Event] {
-        self.units.get(s.unit_str()).map_or(&[], |u| u.part(s.part))
+        self.units.get(&SameUnit(s.unit_arc())).map_or(&[], |u| u.part(s.part))
+    }
+}
+
+/// A unit id to look a shard's streams up by, equal to a key at once when
+/// it is the very same id: a client's stream ids share the ids of the rows
+/// the store gave it, so most lookups need not read the stored key's text
+/// (a cache miss each, in a table of a million units).
+struct SameUnit<'a>(&'a Arc<str>);
+
+impl core::hash::Hash for SameUnit<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // As the key's own hash (`Arc<str>` hashes its text).
+        str::hash(self.0, h);
+    }
+}
+
+impl hashbrown::Equivalent<Arc<str>> for SameUnit<'_> {
+    fn equivalent(&self, key: &Arc<str>) -> bool {
+        Arc::ptr_eq(self.0, key) || **self.0 == **key
     }
 }
 
@@ -426,7 +445,7 @@ impl MemStore {
     /// [`Store::read_untouched_window`]).
     fn touched(&self, unit: &UnitId) -> bool {
         let shard = self.streams[unit_shard(unit.as_str())].lock();
-        shard.units.get(unit.as_str()).is_some_and(UnitStreams::touched)
+        shard.units.get(&SameUnit(unit.arc())).is_some_and(UnitStreams::touched)
     }
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -476,7 +495,7 @@ impl MemStore {
                 continue; // a guard
             }
             let shard = &mut *stream_guards[stream_slot(i)];
-            let started = match shard.units.get_mut(w.stream.unit_str()) {
+            let started = match shard.units.get_mut(&SameUnit(w.stream.unit_arc())) {
                 Some(unit) => append(unit.part_mut(w.stream.part), &w.events),
                 None => {
                     // The unit's first stream: its id shared, not copied.
@@ -769,5 +788,19 @@ mod tests {
         for (i, &s) in ordered.iter().enumerate() {
             assert_eq!(slot(set, s), i);
         }
+    }
+
+    #[test]
+    fn a_unit_is_found_by_an_equal_id_as_by_the_same_one() {
+        let mut shard = StreamShard::default();
+        let stored: Arc<str> = Arc::from("room-1");
+        let mut unit = UnitStreams::default();
+        unit.main.push(Event::Cancelled { booking: BookingId::new("a", "k").unwrap(), at: 1 });
+        shard.units.insert(Arc::clone(&stored), unit);
+        let equal: Arc<str> = Arc::from("room-1");
+        assert!(!Arc::ptr_eq(&stored, &equal));
+        assert_eq!(shard.units.get(&SameUnit(&stored)).map(|u| u.main.len()), Some(1));
+        assert_eq!(shard.units.get(&SameUnit(&equal)).map(|u| u.main.len()), Some(1));
+        assert!(shard.units.get(&SameUnit(&Arc::from("room-2"))).is_none());
     }
 }

@@ -77,6 +77,13 @@ id_type!(
     "request key"
 );
 
+impl UnitId {
+    /// The shared text itself, for lookups that compare pointers first.
+    pub(crate) fn arc(&self) -> &Arc<str> {
+        &self.0
+    }
+}
+
 fn check_id(s: &str, what: &'static str) -> Result<(), InputError> {
     if s.is_empty() {
         return Err(InputError::IdEmpty { what });
