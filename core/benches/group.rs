@@ -89,7 +89,7 @@ fn candidates() -> Vec<Candidate> {
 
 struct Request {
     booking: BookingId,
-    fingerprint: Vec<u8>,
+    fingerprint: std::sync::Arc<[u8]>,
 }
 
 fn requests() -> Vec<Request> {
@@ -103,7 +103,7 @@ fn requests() -> Vec<Request> {
                 hold: None,
                 pick: Pick::First,
             };
-            Request { fingerprint: req.fingerprint(), booking: req.booking }
+            Request { fingerprint: req.fingerprint().into(), booking: req.booking }
         })
         .collect()
 }

@@ -1112,7 +1112,7 @@ impl<S: Store> Allot<S> {
         claim: &ClaimRecord,
         fingerprint: &[u8],
     ) -> Result<Outcome, BookError> {
-        if claim.request != fingerprint {
+        if *claim.request != *fingerprint {
             return Err(BookError::IdempotencyMismatch { booking: booking.clone() });
         }
         self.stats.replays += 1;
@@ -1127,7 +1127,7 @@ impl<S: Store> Allot<S> {
         self.begin();
         check_time("now", now)?;
         check_ask(req.qty, req.hold.as_ref(), &req.span)?;
-        let fingerprint = req.fingerprint();
+        let fingerprint: Arc<[u8]> = req.fingerprint().into();
         if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
             return Ok(o);
         }
@@ -1263,7 +1263,7 @@ impl<S: Store> Allot<S> {
             let mut out = self.book_any_many(core::slice::from_ref(req), now).await;
             return out.pop().unwrap_or_else(|| Err(BookError::Store(corrupt("batch", "a request got no outcome"))));
         }
-        let fingerprint = req.fingerprint();
+        let fingerprint: Arc<[u8]> = req.fingerprint().into();
         if let Some(o) = self.replay(&req.booking, &fingerprint).await? {
             return Ok(o);
         }
@@ -1355,7 +1355,7 @@ impl<S: Store> Allot<S> {
         &mut self,
         req: &BookAnyReq,
         range: &KeyRange,
-        fingerprint: &[u8],
+        fingerprint: &Arc<[u8]>,
         now: TimeMs,
         tries: &mut Tries,
     ) -> Result<Option<Outcome>, BookError> {
@@ -1444,7 +1444,7 @@ impl<S: Store> Allot<S> {
         req: &BookAnyReq,
         entries: &[IndexEntry],
         rows: &[Option<Arc<UnitRow>>],
-        fingerprint: &[u8],
+        fingerprint: &Arc<[u8]>,
         now: TimeMs,
         tries: &mut Tries,
         rotate: bool,

@@ -137,11 +137,11 @@ impl<S: Store> Allot<S> {
             .into());
         }
         // Encoded once per run of requests that ask the same.
-        let mut fingerprints: Vec<Vec<u8>> = Vec::with_capacity(reqs.len());
+        let mut fingerprints: Vec<Arc<[u8]>> = Vec::with_capacity(reqs.len());
         for (i, r) in reqs.iter().enumerate() {
             let fp = match (i.checked_sub(1).map(|p| &reqs[p]), fingerprints.last()) {
-                (Some(prev), Some(fp)) if prev.same_fingerprint(r) => fp.clone(),
-                _ => r.fingerprint(),
+                (Some(prev), Some(fp)) if prev.same_fingerprint(r) => Arc::clone(fp),
+                _ => r.fingerprint().into(),
             };
             fingerprints.push(fp);
         }
@@ -627,7 +627,7 @@ impl<S: Store> Allot<S> {
     async fn resolve_claimed(
         &mut self,
         reqs: &[BookAnyReq],
-        fingerprints: &[Vec<u8>],
+        fingerprints: &[Arc<[u8]>],
         ids: &[usize],
         out: &mut [Slot],
     ) -> Result<(), StoreError> {
@@ -654,7 +654,7 @@ impl<S: Store> Allot<S> {
         &mut self,
         g: &mut Group,
         reqs: &[BookAnyReq],
-        fingerprints: &[Vec<u8>],
+        fingerprints: &[Arc<[u8]>],
         now: TimeMs,
         lost: &mut BTreeSet<UnitId>,
     ) -> Result<(), BookError> {
@@ -875,7 +875,7 @@ impl core::ops::Deref for Streams {
 /// (borrowed apart from the store, see [`Store::decide_group`]).
 struct Round<'a> {
     reqs: &'a [BookAnyReq],
-    fingerprints: &'a [Vec<u8>],
+    fingerprints: &'a [Arc<[u8]>],
     now: TimeMs,
     rosters: &'a HashMap<StreamId, Roster>,
     /// See `Allot::walk_until`: the units found taken, and the holds this

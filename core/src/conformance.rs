@@ -101,7 +101,7 @@ fn claim(actor: &str, k: &str, u: &str) -> Claim {
     Claim {
         booking: bid(actor, k),
         record: ClaimRecord {
-            request: vec![1, 2, 3],
+            request: vec![1, 2, 3].into(),
             unit: unit(u),
             span: Span::Whole,
             qty: 1,
@@ -312,7 +312,7 @@ async fn claims_insert_if_absent<S: Store>(s: &S) -> CaseResult {
     ensure!(got == vec![Some(claim("me", "k", "a").record), None, None], "claims read back: {got:?}");
     let mut again = write(main_stream("b"), 0, vec![booked("me", "k", 2)]);
     let mut c2 = claim("me", "k", "b");
-    c2.record.request = vec![9];
+    c2.record.request = vec![9].into();
     again.claims.push(c2);
     let o = st(s.commit(&again).await, "commit")?;
     ensure!(
@@ -1180,7 +1180,8 @@ async fn last_seat_race<S: Store>(s: &S) -> CaseResult {
     let streams = vec![main_stream("tour")];
     let empty = crate::roster::Roster::new();
     let bob = bid("bob", "1");
-    let ask = Ask { booking: &bob, span: Span::Whole, qty: 1, hold: None, fingerprint: b"bob" };
+    let fingerprint: Arc<[u8]> = Arc::from(&b"bob"[..]);
+    let ask = Ask { booking: &bob, span: Span::Whole, qty: 1, hold: None, fingerprint: &fingerprint };
     let Ok(Decision::Commit { commit: rival, .. }) = rules::decide_book(&row, &streams, &[&empty], ask, 10) else {
         return Err("bob's decision on an empty roster is not a commit".into());
     };

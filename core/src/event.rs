@@ -9,6 +9,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::{DecodeError, InputError};
@@ -253,7 +254,9 @@ const _: () = assert!(core::mem::size_of::<Event>() <= 80 && core::mem::size_of:
 /// reject a key reused for something else) and its outcome (to replay it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimRecord {
-    pub request: Vec<u8>,
+    /// Shared, not copied: a batch's requests mostly ask the same, and a
+    /// claim kept per booking would otherwise keep a copy of its own.
+    pub request: Arc<[u8]>,
     pub unit: UnitId,
     pub span: Span,
     pub qty: u32,
@@ -280,7 +283,7 @@ impl ClaimRecord {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::start(bytes, "claim")?;
-        let request = r.bytes()?;
+        let request = r.bytes()?.into();
         let unit = r.id(UnitId::new)?;
         let span = r.span()?;
         let qty = r.u32()?;
@@ -745,7 +748,7 @@ mod tests {
         let row = UnitRow { spec, version: 7, retired: false, index_keys: vec![vec![0, 1, 2], vec![]] };
         assert_eq!(UnitRow::decode(&row.encode()), Ok(row));
         let claim = ClaimRecord {
-            request: vec![0, 0xff, 3],
+            request: vec![0, 0xff, 3].into(),
             unit: UnitId::new("t1").unwrap(),
             span: Span::Interval { start: 1, end: 2 },
             qty: 1,

@@ -8,6 +8,7 @@
 //! need to be right about the present, only about the snapshot.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::{ConfirmError, DecodeError, InputError, StoreError};
@@ -151,7 +152,7 @@ pub struct Ask<'a> {
     pub qty: u32,
     pub hold: Option<&'a HoldReq>,
     /// The request's canonical payload, remembered by the claim.
-    pub fingerprint: &'a [u8],
+    pub fingerprint: &'a Arc<[u8]>,
 }
 
 /// Where a booking of an [`Ask`] stands on one unit, before any commit is
@@ -248,7 +249,7 @@ pub fn decide_book(
         writes.push(StreamWrite { stream: s.clone(), expected: r.seq(), events: alloc::vec![event.clone()] });
     }
     let record = ClaimRecord {
-        request: ask.fingerprint.to_vec(),
+        request: Arc::clone(ask.fingerprint),
         unit: id.clone(),
         span: ask.span,
         qty: ask.qty,

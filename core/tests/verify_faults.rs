@@ -24,7 +24,8 @@ fn booked(b: &BookingId, span: Span) -> Event {
 }
 
 fn claim(b: &BookingId, unit_id: &str, span: Span) -> Claim {
-    let record = ClaimRecord { request: vec![1], unit: unit(unit_id), span, qty: 1, hold: None, seat: 1, at: NOW };
+    let record =
+        ClaimRecord { request: vec![1].into(), unit: unit(unit_id), span, qty: 1, hold: None, seat: 1, at: NOW };
     Claim { booking: b.clone(), record }
 }
 

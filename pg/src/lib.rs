@@ -1434,7 +1434,7 @@ mod tests {
             .collect();
         let booking = BookingId::new(actor, "k").unwrap();
         let record = ClaimRecord {
-            request: vec![1],
+            request: vec![1].into(),
             unit: UnitId::new(units[0]).unwrap(),
             span: allot_core::Span::Whole,
             qty: 1,

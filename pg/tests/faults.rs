@@ -38,7 +38,7 @@ fn booking_commit(unit: &str, actor: &str, key: &str, expected: u64) -> Commit {
         claims: vec![Claim {
             booking,
             record: ClaimRecord {
-                request: b"req".to_vec(),
+                request: b"req".to_vec().into(),
                 unit: UnitId::new(unit).unwrap(),
                 span: Span::Whole,
                 qty: 1,

@@ -32,7 +32,7 @@ fn claim(actor: &str, key: &str, unit: &str) -> Claim {
     Claim {
         booking: bid(actor, key),
         record: ClaimRecord {
-            request: vec![7],
+            request: vec![7].into(),
             unit: UnitId::new(unit).unwrap(),
             span: Span::Whole,
             qty: 1,

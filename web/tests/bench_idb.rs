@@ -36,7 +36,7 @@ fn commit_for(i: usize) -> Commit {
     let stream = StreamId::new(&UnitId::new(&format!("room-{i:05}")).unwrap(), Part::Main);
     let event = Event::Booked { booking: booking.clone(), qty: 1, span: Span::Whole, hold: None, at: NOW };
     let record = ClaimRecord {
-        request: vec![1],
+        request: vec![1].into(),
         unit: UnitId::new(&format!("room-{i:05}")).unwrap(),
         span: Span::Whole,
         qty: 1,

@@ -371,7 +371,7 @@ mod tests {
             at: 0,
         };
         let claim = ClaimRecord {
-            request: vec![],
+            request: Vec::new().into(),
             unit: unit.clone(),
             span: Span::Whole,
             qty: 1,
@@ -389,8 +389,15 @@ mod tests {
         assert!(!h.refusable(&full(99), 0, 0), "before the hold existed there was room");
         // And an over-booking is reported when recorded.
         let twice = Event::Booked { booking: b("x"), qty: 1, span: Span::Whole, hold: None, at: 50 };
-        let claim =
-            ClaimRecord { request: vec![], unit: unit.clone(), span: Span::Whole, qty: 1, hold: None, seat: 2, at: 50 };
+        let claim = ClaimRecord {
+            request: Vec::new().into(),
+            unit: unit.clone(),
+            span: Span::Whole,
+            qty: 1,
+            hold: None,
+            seat: 2,
+            at: 50,
+        };
         let bad = h.record(vec![(s, vec![twice])], vec![(b("x"), claim)]);
         assert!(bad.iter().any(|v| v.contains("over capacity")), "{bad:?}");
     }

@@ -885,7 +885,7 @@ impl World {
                 let Some(claim) = h.claim(booking) else {
                     return Err("acknowledged, but the store has no claim for it (lost)".into());
                 };
-                if claim.request != fingerprint {
+                if *claim.request != *fingerprint {
                     return Err("acknowledged, but the claim is for a different request".into());
                 }
                 if claim.unit != *unit
@@ -999,7 +999,7 @@ impl World {
             }
             Ok(o) => Err(format!("a booking answered {}", o.status())),
             Err(BookError::IdempotencyMismatch { .. }) => match h.claim(booking) {
-                Some(c) if c.request != fingerprint => Ok(()),
+                Some(c) if *c.request != *fingerprint => Ok(()),
                 _ => Err("idempotency mismatch, but no claim with another payload exists".into()),
             },
             Err(BookError::Conflict { .. }) => {
