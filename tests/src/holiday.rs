@@ -328,6 +328,10 @@ fn race_sessions<S: Store + Sync>(
                                 c.booked.fetch_add(1, Ordering::Relaxed);
                                 mine.push(i);
                             }
+                            Ok(Outcome::Booked { booking, .. }) => {
+                                eprintln!("session {} was answered with booking {booking}", req.booking);
+                                c.errors.fetch_add(1, Ordering::Relaxed);
+                            }
                             Ok(Outcome::SoldOut) => {
                                 c.sold_out.fetch_add(1, Ordering::Relaxed);
                             }
