@@ -275,8 +275,8 @@ pub fn race<S: Store + Sync>(store: &S, p: &HolidayParams, progress: &(dyn Fn(u6
 /// must not reserve the machine's memory).
 const SHARE_LEN_MAX: usize = 1 << 22;
 
-/// Room for the session numbers a worker acknowledges: its even share of the sessions and
-/// a quarter more, as workers do not finish evenly.
+/// Room for the session numbers a worker acknowledges: its even share of
+/// the sessions and a quarter more, as workers do not finish evenly.
 fn share_len(p: &HolidayParams) -> usize {
     let share = p.sessions / u64::from(p.workers.max(1));
     usize::try_from(share + share / 4 + u64::from(p.batch)).unwrap_or(SHARE_LEN_MAX).min(SHARE_LEN_MAX)
@@ -294,7 +294,7 @@ fn race_sessions<S: Store + Sync>(
     // one list under the clock copied every id (32 MB at a million).
     // Session numbers, not ids: 8 bytes an acknowledgement instead of an id
     // (32 bytes, and two reference counts) in memory first touched under
-    // the clock. The ids are derived again after it (`acked_ids`).
+    // the clock. The ids are derived again after it, at the end here.
     let booked_ids = std::sync::Mutex::new(Vec::with_capacity(p.workers as usize));
     let started = Instant::now();
     // When the last worker finished: the progress reporter below sleeps in
