@@ -729,9 +729,19 @@ async fn untouched_window_is_the_units_never_booked<S: Store>(s: &S) -> CaseResu
     };
     ensure!(w.entries.is_empty(), "an empty store has untouched entries {:?}", w.entries);
     // Units u0..u7 under keys [9, i]; u8 under [8, 8], outside the range.
+    // Defined as allot defines them, with their definition streams (the
+    // replaced rows below come without: a store may tell the two apart).
     let mut rows: Vec<UnitRow> = (0..8).map(|i| row(&format!("u{i}"), 1, vec![vec![9, i as u8]])).collect();
     rows.push(row("u8", 1, vec![vec![8, 8]]));
-    st(s.commit(&Commit { units: rows, ..Commit::default() }).await, "commit")?;
+    let writes = rows
+        .iter()
+        .map(|r| StreamWrite {
+            stream: StreamId::new(r.id(), Part::Def),
+            expected: 0,
+            events: vec![Event::UnitDefined { spec: r.spec.clone(), at: 0 }],
+        })
+        .collect();
+    st(s.commit(&Commit { units: rows, writes, ..Commit::default() }).await, "commit")?;
     // Booked: u1 on its main stream, u3 on one day, u4 (then replaced). A
     // guard on u5 appends nothing; u2 is replaced to another key; u7 retires.
     for stream in [main_stream("u1"), StreamId::new(&unit("u3"), Part::Day(20_000)), main_stream("u4")] {
@@ -742,6 +752,8 @@ async fn untouched_window_is_the_units_never_booked<S: Store>(s: &S) -> CaseResu
     let replaced = vec![row("u2", 2, vec![vec![9, 9]]), row("u4", 2, vec![vec![9, 10]]), retired];
     st(s.commit(&Commit { units: replaced, ..Commit::default() }).await, "replacing rows")?;
     for (range, want) in [
+        // Backwards first, over u1 and u3 (booked) and u2's old key.
+        (range(&[9], Some(&[9, 4]), true, 10), vec![("u0", 0u8)]),
         (nines.clone(), vec![("u0", 0u8), ("u5", 5), ("u6", 6), ("u2", 9)]),
         (range(&[9], Some(&[10]), true, 2), vec![("u2", 9), ("u6", 6)]),
         (range(&[9, 1], Some(&[9, 9]), false, 2), vec![("u5", 5), ("u6", 6)]),

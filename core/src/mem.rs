@@ -26,6 +26,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::hash::{BuildHasher, Hasher};
 use core::ops::Bound;
+use core::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use hashbrown::HashMap;
 use smallvec::SmallVec;
@@ -60,6 +61,8 @@ struct StreamShard {
     units: HashMap<Arc<str>, UnitStreams>,
     /// Encoded ids of the streams, sorted; `None` once a stream was started.
     sorted: Option<Vec<(Key, StreamId)>>,
+    /// Where the next unit's touch flag is.
+    touches: TouchCursor,
 }
 
 impl StreamShard {
@@ -121,16 +124,22 @@ fn append(events: &mut Events, new: &[Event]) -> bool {
 type Events = SmallVec<[Event; 1]>;
 
 /// The streams of one unit. A stream with no event does not exist.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct UnitStreams {
     def: Events,
     main: Events,
     /// A day is here once its stream has an event (a commit's first append
     /// to it puts it here).
     days: BTreeMap<u32, Events>,
+    /// Set by the first commit to a booking stream (see [`Touch`]).
+    touch: Touch,
 }
 
 impl UnitStreams {
+    fn new(touch: Touch) -> Self {
+        Self { def: Events::new(), main: Events::new(), days: BTreeMap::new(), touch }
+    }
+
     fn part(&self, part: Part) -> &[Event] {
         match part {
             Part::Def => &self.def,
@@ -157,6 +166,80 @@ impl UnitStreams {
     /// Whether any booking stream holds an event.
     fn touched(&self) -> bool {
         !self.main.is_empty() || !self.days.is_empty()
+    }
+}
+
+/// Touch flags that share one allocation: a shard's units, in the order
+/// they were first seen. A million units' flags take a megabyte, which the
+/// untouched walk reads without a lock where checking each unit in its
+/// stream shard cost a lock and about five cache misses.
+const TOUCH_FLAGS_PER_BLOCK: usize = 512;
+
+struct TouchBlock([AtomicBool; TOUCH_FLAGS_PER_BLOCK]);
+
+/// A unit's touch flag: set, under the unit's shard lock, by the first
+/// commit that appends to any of its booking streams (after that commit's
+/// checks, so it lands); never cleared. The stream shard and the untouched
+/// index share it, so that the untouched walk drops the entries of units
+/// booked since without looking them up in their shards (see
+/// [`MemStore::take_untouched`]).
+#[derive(Clone)]
+struct Touch {
+    block: Arc<TouchBlock>,
+    /// Below [`TOUCH_FLAGS_PER_BLOCK`].
+    at: usize,
+}
+
+impl Touch {
+    fn set(&self) {
+        let flag = &self.block.0[self.at];
+        // Read first: a unit booked again does not write the line again.
+        if !flag.load(AtomicOrdering::Relaxed) {
+            flag.store(true, AtomicOrdering::Relaxed);
+        }
+    }
+
+    /// Relaxed suffices: a commit acknowledged before a read started set
+    /// the flag before it returned, and whatever told the reader of the
+    /// acknowledgement orders that store before this load.
+    fn is_set(&self) -> bool {
+        self.block.0[self.at].load(AtomicOrdering::Relaxed)
+    }
+}
+
+impl core::fmt::Debug for Touch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Touch").field("set", &self.is_set()).finish()
+    }
+}
+
+/// Where a shard's next touch flag is.
+#[derive(Default)]
+struct TouchCursor {
+    block: Option<Arc<TouchBlock>>,
+    next: usize,
+}
+
+impl core::fmt::Debug for TouchCursor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TouchCursor").field("next", &self.next).finish()
+    }
+}
+
+impl TouchCursor {
+    fn take(&mut self) -> Touch {
+        let block = match &self.block {
+            Some(b) if self.next < TOUCH_FLAGS_PER_BLOCK => Arc::clone(b),
+            _ => {
+                let b = Arc::new(TouchBlock([const { AtomicBool::new(false) }; TOUCH_FLAGS_PER_BLOCK]));
+                self.block = Some(Arc::clone(&b));
+                self.next = 0;
+                b
+            }
+        };
+        let at = self.next;
+        self.next += 1;
+        Touch { block, at }
     }
 }
 
@@ -208,11 +291,13 @@ struct Catalog {
 }
 
 /// Index entries whose units may be untouched (see
-/// [`Store::read_untouched_window`]), each with its unit's row as in
-/// [`Catalog::index`]: every live unit's entries, less those a read found
-/// booked since. Commits only add (defining a unit); the reads drop the
-/// entries of units they find touched, so that booking costs nothing here.
-type Untouched = BTreeMap<Key, Arc<UnitRow>>;
+/// [`Store::read_untouched_window`]), each with its unit's touch flag
+/// (`None`: the commit that wrote the entry did not hold the unit's
+/// streams): every live unit's entries in [`Catalog::index`], less those a
+/// read found booked since. Commits only add (defining a unit) and set
+/// flags (booking); the reads drop the entries of units found touched, so
+/// that booking takes no lock here.
+type Untouched = BTreeMap<Key, Option<Touch>>;
 
 /// The in-memory store.
 #[derive(Debug)]
@@ -324,6 +409,29 @@ fn scan_map<'a, V>(map: &'a BTreeMap<Key, V>, range: &KeyRange) -> Vec<(&'a [u8]
     if range.reverse { it.rev().take(limit).collect() } else { it.take(limit).collect() }
 }
 
+/// Walks `it` (untouched index entries in scan order) until it has taken
+/// `want` keys whose entries are not `set`: the keys taken, the last key
+/// looked at, how many `set` ones were passed, and whether `it` ended.
+fn scan_untouched<'a>(
+    it: impl Iterator<Item = (&'a Key, &'a Option<Touch>)>,
+    want: usize,
+    set: impl Fn(&Option<Touch>) -> bool,
+) -> (Vec<Key>, Option<Key>, usize, bool) {
+    let (mut taken, mut last, mut dropped) = (Vec::with_capacity(want), None, 0);
+    for (k, t) in it {
+        last = Some(k);
+        if set(t) {
+            dropped += 1;
+        } else {
+            taken.push(k.clone());
+            if taken.len() == want {
+                return (taken, last.cloned(), dropped, false);
+            }
+        }
+    }
+    (taken, last.cloned(), dropped, true)
+}
+
 /// The part of a sorted list whose keys lie in `range`.
 fn in_range<'a, T>(sorted: &'a [(Key, T)], range: &KeyRange) -> &'a [(Key, T)] {
     if bounds(range).is_none() {
@@ -411,7 +519,10 @@ impl MemStore {
         let per_shard = |n: usize| n.min(CAPACITY_HINT_MAX).div_ceil(SHARD_COUNT);
         Self {
             streams: (0..SHARD_COUNT)
-                .map(|_| Mutex::new(StreamShard { units: HashMap::with_capacity(per_shard(units)), sorted: None }))
+                .map(|_| {
+                    let units = HashMap::with_capacity(per_shard(units));
+                    Mutex::new(StreamShard { units, sorted: None, touches: TouchCursor::default() })
+                })
                 .collect(),
             claims: (0..SHARD_COUNT)
                 .map(|_| Mutex::new(ClaimShard { claims: HashMap::with_capacity(per_shard(claims)), sorted: None }))
@@ -446,6 +557,51 @@ impl MemStore {
     fn touched(&self, unit: &UnitId) -> bool {
         let shard = self.streams[unit_shard(unit.as_str())].lock();
         shard.units.get(&SameUnit(unit.arc())).is_some_and(UnitStreams::touched)
+    }
+
+    /// The next entries of the untouched index in `rest`, in its direction,
+    /// whose units' touch flags are not set: up to `rest.limit` of them, as
+    /// their rows and the positions of their keys in the rows' keys, with
+    /// `rest` advanced past the last entry looked at; `true` when the range
+    /// ended. The entries passed whose flags are set are dropped from the
+    /// index on the way. Near the end of a rush nearly every entry is of a
+    /// unit booked since: a flag read each, and one pass that drops them
+    /// in order, where checking each in its stream shard cost a lock and
+    /// about five cache misses, and dropping each a descent (ARCHITECTURE.md,
+    /// "Touch flags").
+    fn take_untouched(&self, rest: &mut KeyRange) -> (Vec<(Arc<UnitRow>, usize)>, bool) {
+        let Some(b) = bounds(rest) else { return (Vec::new(), true) };
+        let want = rest.limit as usize;
+        // In the commits' order (the catalog, then the index), and no
+        // stream shard locked.
+        let cat = self.catalog.read();
+        let mut untouched = self.untouched.write();
+        let set = |t: &Option<Touch>| t.as_ref().is_some_and(Touch::is_set);
+        let (taken, last, dropped, ended) = {
+            let it = untouched.range::<[u8], _>(b);
+            if rest.reverse { scan_untouched(it.rev(), want, set) } else { scan_untouched(it, want, set) }
+        };
+        let Some(last) = last else { return (Vec::new(), true) };
+        let found = taken
+            .iter()
+            .filter_map(|k| {
+                let row = cat.index.get(k.as_slice())?;
+                let at = row.index_keys.iter().position(|own| own.as_slice() == k.as_slice())?;
+                Some((Arc::clone(row), at))
+            })
+            .collect();
+        if dropped > 0 {
+            // The entries looked at, as a range of owned keys.
+            let (lo, hi) = if rest.reverse {
+                let hi = rest.end.as_ref().map_or(Bound::Unbounded, |e| Bound::Excluded(Key::from_slice(e)));
+                (Bound::Included(last.clone()), hi)
+            } else {
+                (Bound::Included(Key::from_slice(&rest.start)), Bound::Included(last.clone()))
+            };
+            untouched.extract_if((lo, hi), |_, t| set(t)).for_each(drop);
+        }
+        rest.advance_past(&last);
+        (found, ended)
     }
 
     fn commit_now(&self, c: &Commit) -> Result<CommitOutcome, StoreError> {
@@ -495,11 +651,20 @@ impl MemStore {
                 continue; // a guard
             }
             let shard = &mut *stream_guards[stream_slot(i)];
+            let booking = w.stream.part != Part::Def;
             let started = match shard.units.get_mut(&SameUnit(w.stream.unit_arc())) {
-                Some(unit) => append(unit.part_mut(w.stream.part), &w.events),
+                Some(unit) => {
+                    if booking {
+                        unit.touch.set();
+                    }
+                    append(unit.part_mut(w.stream.part), &w.events)
+                }
                 None => {
                     // The unit's first stream: its id shared, not copied.
-                    let mut unit = UnitStreams::default();
+                    let mut unit = UnitStreams::new(shard.touches.take());
+                    if booking {
+                        unit.touch.set();
+                    }
                     append(unit.part_mut(w.stream.part), &w.events);
                     shard.units.insert(Arc::clone(w.stream.unit_arc()), unit);
                     true
@@ -534,9 +699,17 @@ impl MemStore {
                     }
                 }
                 let row = Arc::new(row.clone());
+                // The unit's touch flag, where this commit holds its streams
+                // (it defines or replaces the unit); else its entries are
+                // checked in its shard.
+                let shard = unit_shard(id.as_str());
+                let touch = (stream_shards & (1 << shard) != 0)
+                    .then(|| stream_guards[slot(stream_shards, shard)].units.get(&SameUnit(id.arc())))
+                    .flatten()
+                    .map(|u| u.touch.clone());
                 for k in &row.index_keys {
                     cat.index.insert(Key::from_slice(k), Arc::clone(&row));
-                    untouched.insert(Key::from_slice(k), Arc::clone(&row));
+                    untouched.insert(Key::from_slice(k), touch.clone());
                 }
                 cat.units.insert(id.clone(), row);
             }
@@ -668,10 +841,12 @@ impl Store for MemStore {
         window_of(self, entries, rows, reads).await
     }
 
-    /// Takes entries from the untouched index, checks each unit against
-    /// its stream shard and drops the touched ones from the index, until it
-    /// has a window of untouched ones or the range ends. (The shards are
-    /// checked with the index unlocked: commits lock a shard first.)
+    /// Takes entries from the untouched index ([`MemStore::take_untouched`]:
+    /// those of units whose flags say booked are dropped there), checks
+    /// each unit taken against its stream shard and drops the touched ones
+    /// from the index, until it has a window of untouched ones or the range
+    /// ends. (The shards are checked with the index unlocked: commits lock
+    /// a shard first.)
     async fn read_untouched_window(
         &self,
         range: &KeyRange,
@@ -684,23 +859,14 @@ impl Store for MemStore {
         // booked since, taken one by one they would cost a descent each.
         rest.limit = range.limit.max(UNTOUCHED_SCAN_LEN_MIN);
         while entries.len() < limit {
-            // Each entry as its row and the position of its key in the
-            // row's keys: no key copied for the units found touched.
-            let found: Vec<(Arc<UnitRow>, usize)> = {
-                let untouched = self.untouched.read();
-                scan_map(&untouched, &rest)
-                    .into_iter()
-                    .map(|(k, row)| (Arc::clone(row), row.index_keys.iter().position(|own| own == k).unwrap_or(0)))
-                    .collect()
-            };
-            let ended = found.len() < rest.limit as usize;
-            let Some((last, at)) = found.last() else { break };
-            rest.advance_past(&last.index_keys[*at]);
+            let (found, ended) = self.take_untouched(&mut rest);
             let mut touched = Vec::new();
             for (row, at) in found {
                 if entries.len() == limit {
                     break;
                 }
+                // A flag not set may be a commit's still to come: the
+                // streams say, under their lock.
                 if self.touched(row.id()) {
                     touched.push((row, at));
                 } else {
@@ -791,10 +957,64 @@ mod tests {
     }
 
     #[test]
+    fn an_untouched_read_drops_the_entries_of_units_flagged_booked() {
+        use crate::model::{UnitKind, UnitSpec};
+        let store = MemStore::new();
+        let spec = |i: u8| UnitSpec {
+            id: UnitId::new(&alloc::format!("u{i}")).unwrap(),
+            kind: UnitKind::Exclusive,
+            attrs: Default::default(),
+        };
+        let rows: Vec<UnitRow> = (0..6)
+            .map(|i| UnitRow { spec: spec(i), version: 1, retired: false, index_keys: alloc::vec![alloc::vec![9, i]] })
+            .collect();
+        let writes = rows
+            .iter()
+            .map(|r| StreamWrite {
+                stream: StreamId::new(r.id(), Part::Def),
+                expected: 0,
+                events: alloc::vec![Event::UnitDefined { spec: r.spec.clone(), at: 0 }],
+            })
+            .collect();
+        pollster::block_on(store.commit(&Commit { units: rows, writes, ..Commit::default() })).unwrap();
+        let flags = |store: &MemStore| -> Vec<(u8, bool)> {
+            store.untouched.read().iter().map(|(k, t)| (k[1], t.as_ref().is_some_and(Touch::is_set))).collect()
+        };
+        assert_eq!(flags(&store), (0..6).map(|i| (i, false)).collect::<Vec<_>>(), "defining sets no flag");
+        let booking = Event::Booked {
+            booking: BookingId::new("a", "k").unwrap(),
+            qty: 1,
+            span: crate::model::Span::Whole,
+            hold: None,
+            at: 1,
+        };
+        for i in [1, 2, 4] {
+            let stream = StreamId::new(&spec(i).id, Part::Main);
+            let write = StreamWrite { stream, expected: 0, events: alloc::vec![booking.clone()] };
+            pollster::block_on(store.commit(&Commit { writes: alloc::vec![write], ..Commit::default() })).unwrap();
+        }
+        let want = alloc::vec![(0, false), (1, true), (2, true), (3, false), (4, true), (5, false)];
+        assert_eq!(flags(&store), want, "each booked unit's flag, and no other");
+        // Up to u3: the flagged entries passed are dropped, u4's stays.
+        let range = KeyRange { start: alloc::vec![9], end: Some(alloc::vec![9, 4]), reverse: false, limit: 2 };
+        let no_reads = |_: &UnitRow, _: &mut Vec<ReadReq>| {};
+        let w = pollster::block_on(store.read_untouched_window(&range, &no_reads)).unwrap().unwrap();
+        let got: Vec<&str> = w.entries.iter().map(|e| e.unit.as_str()).collect();
+        assert_eq!(got, ["u0", "u3"]);
+        assert_eq!(flags(&store), alloc::vec![(0, false), (3, false), (4, true), (5, false)]);
+        // Backwards from the end: u4's is dropped too.
+        let range = KeyRange { start: alloc::vec![9], end: None, reverse: true, limit: 2 };
+        let w = pollster::block_on(store.read_untouched_window(&range, &no_reads)).unwrap().unwrap();
+        let got: Vec<&str> = w.entries.iter().map(|e| e.unit.as_str()).collect();
+        assert_eq!(got, ["u5", "u3"]);
+        assert_eq!(flags(&store), alloc::vec![(0, false), (3, false), (5, false)]);
+    }
+
+    #[test]
     fn a_unit_is_found_by_an_equal_id_as_by_the_same_one() {
         let mut shard = StreamShard::default();
         let stored: Arc<str> = Arc::from("room-1");
-        let mut unit = UnitStreams::default();
+        let mut unit = UnitStreams::new(shard.touches.take());
         unit.main.push(Event::Cancelled { booking: BookingId::new("a", "k").unwrap(), at: 1 });
         shard.units.insert(Arc::clone(&stored), unit);
         let equal: Arc<str> = Arc::from("room-1");

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use allot_core::{
-    Actor, Allot, BookAnyReq, BookingId, Config, IndexDef, IndexQuery, KeyType, KeyValue, Outcome, Pick, RequestKey, Span, Store,
-    UnitKind, UnitSpec, VerifyOptions, Violation,
+    Actor, Allot, BookAnyReq, BookingId, Config, IndexDef, IndexQuery, KeyType, KeyValue, Outcome, Pick, RequestKey,
+    Span, Store, UnitKind, UnitSpec, VerifyOptions, Violation,
 };
 
 /// The stay every session books: days since 1970 of 2026-12-24 to 2026-12-27,
