@@ -139,8 +139,8 @@ pub fn request(p: &HolidayParams, i: u64) -> BookAnyReq {
 
 /// Builds the sessions' requests: what they share is made once, so that a
 /// booker making one per session under the clock pays for the session's own
-/// id only. (`format!` and a fresh request key per session cost about a
-/// tenth of a booking's instructions, measured with callgrind.)
+/// id only. (`format!` and a fresh request key and query per session were
+/// about 8% of the race's instructions: callgrind, ARCHITECTURE.md.)
 #[derive(Clone, Debug)]
 pub struct Requests {
     seed: u64,
