@@ -26,7 +26,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::hash::{BuildHasher, Hasher};
 use core::ops::Bound;
-use core::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use core::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 
 use hashbrown::HashMap;
 use smallvec::SmallVec;
@@ -170,12 +170,25 @@ impl UnitStreams {
 }
 
 /// Touch flags that share one allocation: a shard's units, in the order
-/// they were first seen. A million units' flags take a megabyte, which the
-/// untouched walk reads without a lock where checking each unit in its
-/// stream shard cost a lock and about five cache misses.
+/// they were first seen, a bit each. A million units' flags take 125 KB,
+/// which stays in a core's cache: the untouched walk reads them without a
+/// lock where checking each unit in its stream shard cost a lock and about
+/// five cache misses, and a booking's commit reads and sets its unit's.
+/// (A byte per flag took a megabyte, and reading a flag was then a cache
+/// miss: ARCHITECTURE.md, "Touch flags".)
 const TOUCH_FLAGS_PER_BLOCK: usize = 512;
 
-struct TouchBlock([AtomicBool; TOUCH_FLAGS_PER_BLOCK]);
+/// Flags per word of a [`TouchBlock`]: 32-bit atomics are on more targets
+/// than 64-bit ones, and only loads and stores are used.
+const TOUCH_FLAGS_PER_WORD: usize = 32;
+
+const _: () = assert!(TOUCH_FLAGS_PER_BLOCK.is_multiple_of(TOUCH_FLAGS_PER_WORD));
+
+/// One cache line of flags. Every flag in a block is of a unit of the same
+/// stream shard (one [`TouchCursor`] hands them out), so flags are only
+/// ever set under that shard's lock: a word's writers are serialised, and
+/// setting a bit is a load and a store, no read-modify-write.
+struct TouchBlock([AtomicU32; TOUCH_FLAGS_PER_BLOCK / TOUCH_FLAGS_PER_WORD]);
 
 /// A unit's touch flag: set, under the unit's shard lock, by the first
 /// commit that appends to any of its booking streams (after that commit's
@@ -191,11 +204,18 @@ struct Touch {
 }
 
 impl Touch {
+    fn word(&self) -> (&AtomicU32, u32) {
+        (&self.block.0[self.at / TOUCH_FLAGS_PER_WORD], 1 << (self.at % TOUCH_FLAGS_PER_WORD))
+    }
+
+    /// Only under the lock of the stream shard whose cursor gave this flag
+    /// out (see [`TouchBlock`]).
     fn set(&self) {
-        let flag = &self.block.0[self.at];
+        let (word, bit) = self.word();
+        let w = word.load(AtomicOrdering::Relaxed);
         // Read first: a unit booked again does not write the line again.
-        if !flag.load(AtomicOrdering::Relaxed) {
-            flag.store(true, AtomicOrdering::Relaxed);
+        if w & bit == 0 {
+            word.store(w | bit, AtomicOrdering::Relaxed);
         }
     }
 
@@ -203,7 +223,8 @@ impl Touch {
     /// the flag before it returned, and whatever told the reader of the
     /// acknowledgement orders that store before this load.
     fn is_set(&self) -> bool {
-        self.block.0[self.at].load(AtomicOrdering::Relaxed)
+        let (word, bit) = self.word();
+        word.load(AtomicOrdering::Relaxed) & bit != 0
     }
 }
 
@@ -231,7 +252,8 @@ impl TouchCursor {
         let block = match &self.block {
             Some(b) if self.next < TOUCH_FLAGS_PER_BLOCK => Arc::clone(b),
             _ => {
-                let b = Arc::new(TouchBlock([const { AtomicBool::new(false) }; TOUCH_FLAGS_PER_BLOCK]));
+                let b =
+                    Arc::new(TouchBlock([const { AtomicU32::new(0) }; TOUCH_FLAGS_PER_BLOCK / TOUCH_FLAGS_PER_WORD]));
                 self.block = Some(Arc::clone(&b));
                 self.next = 0;
                 b
@@ -1008,6 +1030,25 @@ mod tests {
         let got: Vec<&str> = w.entries.iter().map(|e| e.unit.as_str()).collect();
         assert_eq!(got, ["u5", "u3"]);
         assert_eq!(flags(&store), alloc::vec![(0, false), (3, false), (5, false)]);
+    }
+
+    #[test]
+    fn each_touch_flag_is_its_own_bit() {
+        let mut cursor = TouchCursor::default();
+        let touches: Vec<Touch> = (0..TOUCH_FLAGS_PER_BLOCK * 2 + 3).map(|_| cursor.take()).collect();
+        assert!(Arc::ptr_eq(&touches[0].block, &touches[TOUCH_FLAGS_PER_BLOCK - 1].block));
+        assert!(!Arc::ptr_eq(&touches[0].block, &touches[TOUCH_FLAGS_PER_BLOCK].block));
+        // Across words and blocks, the first and last bit of each word.
+        let set = |i: usize| i.is_multiple_of(7) || i % TOUCH_FLAGS_PER_WORD == TOUCH_FLAGS_PER_WORD - 1;
+        for (i, t) in touches.iter().enumerate() {
+            if set(i) {
+                t.set();
+                t.set();
+            }
+        }
+        let got: Vec<usize> = (0..touches.len()).filter(|&i| touches[i].is_set()).collect();
+        let want: Vec<usize> = (0..touches.len()).filter(|&i| set(i)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
