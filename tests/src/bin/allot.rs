@@ -12,7 +12,18 @@ use allot_tests::holiday::{self, HolidayParams};
 /// mimalloc rather than the system allocator: a booking allocates many small
 /// short-lived values on 16 threads at once: about a third less CPU for the
 /// same run (holiday 1e5 rooms, 16 threads, batch 16).
-#[cfg(all(feature = "mimalloc", not(target_arch = "wasm32")))]
+///
+/// On Linux it replaces `malloc` itself (its `override` feature) and Rust's
+/// default allocator calls that. Not through `mimalloc::MiMalloc`, which
+/// asks for every block with `mi_malloc_aligned`: once a size class's page
+/// is used up, mimalloc serves an aligned request whose size is not a power
+/// of two by over-allocating in a larger class (an 80-byte claim record in
+/// a 96-byte block), and never goes back to the class's own pages. Plain
+/// `malloc` has no such path: 4% fewer instructions per booking (callgrind),
+/// ARCHITECTURE.md, "mimalloc in place of malloc".
+#[cfg(all(feature = "mimalloc", target_os = "linux"))]
+extern crate mimalloc;
+#[cfg(all(feature = "mimalloc", not(target_arch = "wasm32"), not(target_os = "linux")))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use allot_tests::scenarios;
