@@ -190,11 +190,23 @@ impl<S: Store> Allot<S> {
         }
         // Groups sharing a walk.
         let mut groups: Vec<Group> = Vec::new();
+        // The last request put in a group, and its group: a request that
+        // asks what it asked (their fingerprints are one `Arc`, see above)
+        // with the same pick joins it with no range to look up, no sold-out
+        // check (the same answer) and no search of the groups.
+        let mut last: Option<(usize, usize)> = None;
         for &i in &live {
             if out[i].is_some() {
                 continue;
             }
             let r = &reqs[i];
+            if let Some((p, gi)) = last
+                && Arc::ptr_eq(&fingerprints[p], &fingerprints[i])
+                && reqs[p].pick == r.pick
+            {
+                groups[gi].pending.push(i);
+                continue;
+            }
             if presumed && self.schema.as_ref().and_then(|s| s.index(&r.query.index)).is_none() {
                 // An index the cache does not know (yet): the feed brings a
                 // new one along, with no read of the catalog.
@@ -222,9 +234,13 @@ impl<S: Store> Allot<S> {
                     f.qty == r.qty && f.hold.is_some() == r.hold.is_some()
                 }
             };
-            match groups.iter_mut().find(|g| same(g)) {
-                Some(g) => g.pending.push(i),
+            match groups.iter().position(same) {
+                Some(gi) => {
+                    groups[gi].pending.push(i);
+                    last = Some((i, gi));
+                }
                 None => {
+                    last = Some((i, groups.len()));
                     let segments = self.walk(&range, &r.span, r.pick, &r.booking);
                     groups.push(Group {
                         range,

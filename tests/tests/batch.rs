@@ -165,6 +165,37 @@ fn batches_racing_on_threads_never_double_book() {
 }
 
 #[test]
+fn requests_that_ask_the_same_with_another_pick_walk_apart() {
+    // Same query, span and quantity (one fingerprint), picks alternating:
+    // each best-fit request takes the cheapest room left, whatever the
+    // spreading ones next to it in the batch take.
+    let n = 50u64;
+    let store = MemStore::new();
+    rooms(&store, n);
+    let picks = [Pick::Spread, Pick::First, Pick::Spread, Pick::First, Pick::First, Pick::Spread];
+    let reqs: Vec<BookAnyReq> = picks.iter().enumerate().map(|(i, &p)| session(&format!("s{i}"), p)).collect();
+    let mut a = Allot::new(&store);
+    let out = pollster::block_on(a.book_any_many(&reqs, NOW));
+    let unit_of = |o: &Result<Outcome, BookError>| match o {
+        Ok(Outcome::Booked { unit, .. }) => unit.as_str().to_string(),
+        other => panic!("{other:?}"),
+    };
+    let spread: std::collections::BTreeSet<String> =
+        picks.iter().zip(&out).filter(|(p, _)| **p == Pick::Spread).map(|(_, o)| unit_of(o)).collect();
+    let first: Vec<String> =
+        picks.iter().zip(&out).filter(|(p, _)| **p == Pick::First).map(|(_, o)| unit_of(o)).collect();
+    let price = |r: u64| (r.wrapping_mul(2_654_435_761) % (1 << 32)) as u32;
+    let mut by_price: Vec<String> = (0..n)
+        .map(|r| (price(r), format!("room-{r:05}")))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_values()
+        .collect();
+    by_price.retain(|u| !spread.contains(u));
+    assert_eq!(first, by_price[..3], "spread took {spread:?}");
+    assert!(spread.len() == 3 && spread.iter().all(|u| !first.contains(u)));
+}
+
+#[test]
 fn replays_and_duplicates_in_a_batch_book_once() {
     let store = MemStore::new();
     rooms(&store, 10);
