@@ -153,12 +153,13 @@ impl<S: Store> Allot<S> {
         for (i, r) in reqs.iter().enumerate() {
             if let Err(e) = check_ask(r.qty, r.hold.as_ref(), &r.span) {
                 out[i] = Some(Err(e.into()));
-            } else if seen.contains_key(&r.booking) {
+            } else if let hashbrown::hash_map::Entry::Vacant(v) = seen.entry(&r.booking) {
+                // One hash of the id (a look and an insert hashed it twice).
+                v.insert(i);
+                live.push(i);
+            } else {
                 // The same request id twice: answered like its first
                 // occurrence once that one is decided (below).
-            } else {
-                seen.insert(&r.booking, i);
-                live.push(i);
             }
         }
         // Replays are not looked up front (that would cost every batch a
