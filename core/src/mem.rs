@@ -1038,7 +1038,7 @@ mod tests {
         let touches: Vec<Touch> = (0..TOUCH_FLAGS_PER_BLOCK * 2 + 3).map(|_| cursor.take()).collect();
         assert!(Arc::ptr_eq(&touches[0].block, &touches[TOUCH_FLAGS_PER_BLOCK - 1].block));
         assert!(!Arc::ptr_eq(&touches[0].block, &touches[TOUCH_FLAGS_PER_BLOCK].block));
-        // Across words and blocks, the first and last bit of each word.
+        // Across words and blocks: every seventh flag, and each word's last.
         let set = |i: usize| i.is_multiple_of(7) || i % TOUCH_FLAGS_PER_WORD == TOUCH_FLAGS_PER_WORD - 1;
         for (i, t) in touches.iter().enumerate() {
             if set(i) {
